@@ -1,0 +1,1 @@
+"""Talking to Microsoft Advertising: the REST client, its operations and models, raw REST and SOAP."""

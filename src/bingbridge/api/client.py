@@ -1,0 +1,317 @@
+"""The client: one httpx connection pool, OAuth tokens, the retry policy and a generic `call()`.
+
+`BingAdsClient` is synchronous, `AsyncBingAdsClient` asynchronous; both take an injected httpx client, which is
+the only seam to the network (tests point it at the emulator or swap its transport).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+
+from bingbridge.api.operations import Operation, Req, Resp
+from bingbridge.api.retry import next_step
+from bingbridge.api.services import get_service
+from bingbridge.api.wire import (
+    TRACKING_HEADER,
+    USER_AGENT,
+    CallContext,
+    SoapReply,
+    read_soap_reply,
+    rest_fault,
+    rest_request,
+    soap_request,
+)
+from bingbridge.auth.oauth import TokenManager
+from bingbridge.auth.tokens import FileTokenStore, TokenStore
+from bingbridge.errors import ApiError, RetriableError
+from bingbridge.settings import Settings
+
+T = TypeVar("T")
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True)
+class RawReply:
+    """The answer to a raw REST call."""
+
+    status: int
+    body: Any
+    tracking_id: str | None
+
+
+def _transport_error(operation: str, exc: httpx.TransportError) -> RetriableError:
+    return RetriableError(
+        operation=operation, status=None, tracking_id=None, message=f"{type(exc).__name__}: {exc}"
+    )
+
+
+class _ClientBase:
+    def __init__(self, settings: Settings | None, token_store: TokenStore | None) -> None:
+        self.settings = settings or Settings.load()
+        self.tokens = TokenManager(self.settings, token_store or FileTokenStore(self.settings.token_file))
+
+    def _context(self, customer_id: int | None, account_id: int | None) -> CallContext:
+        return CallContext(
+            access_token=self.tokens.access_token(),
+            developer_token=self.settings.require("developer_token").reveal(),
+            customer_id=self.settings.customer_id if customer_id is _UNSET else customer_id,
+            account_id=self.settings.account_id if account_id is _UNSET else account_id,
+        )
+
+    def _rest_url(self, service: str, path: str) -> str:
+        svc = get_service(service)
+        return svc.rest_host(self.settings.environment, self.settings.api_base_url) + path
+
+    def _soap_url(self, service: str) -> str:
+        return get_service(service).soap_url(self.settings.environment, self.settings.api_base_url)
+
+    def _timeout(self) -> httpx.Timeout:
+        return httpx.Timeout(self.settings.timeout_seconds)
+
+    @staticmethod
+    def _read_rest(op: Operation[Req, Resp]) -> Callable[[httpx.Response], Resp]:
+        def read(response: httpx.Response) -> Resp:
+            if not response.is_success:
+                raise rest_fault(op.name, response)
+            result = op.response.model_validate(response.json())
+            result._tracking_id = response.headers.get(TRACKING_HEADER)
+            return result
+
+        return read
+
+    @staticmethod
+    def _read_raw(name: str) -> Callable[[httpx.Response], RawReply]:
+        def read(response: httpx.Response) -> RawReply:
+            if not response.is_success:
+                raise rest_fault(name, response)
+            body = response.json() if response.content else None
+            return RawReply(response.status_code, body, response.headers.get(TRACKING_HEADER))
+
+        return read
+
+
+class BingAdsClient(_ClientBase):
+    """Synchronous Microsoft Advertising client.
+
+    >>> with BingAdsClient() as client:
+    ...     client.customer_management.get_customers_info(top_n=5)
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        http: httpx.Client | None = None,
+        token_store: TokenStore | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(settings, token_store)
+        self._owns_http = http is None
+        self.http = http or httpx.Client(timeout=self._timeout(), headers={"User-Agent": USER_AGENT})
+        self._sleep = sleep
+        from bingbridge.api.customer_management import CustomerManagement
+
+        self.customer_management = CustomerManagement(self)
+
+    def __enter__(self) -> BingAdsClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._owns_http:
+            self.http.close()
+
+    def refresh_access_token(self) -> None:
+        """Redeem the refresh token now; the rotated refresh token is persisted."""
+        url, form = self.tokens.refresh_form()
+        response = self.http.post(url, data=form)
+        self.tokens.accept(response.status_code, response.content)
+
+    def call(
+        self,
+        op: Operation[Req, Resp],
+        request: Req,
+        *,
+        customer_id: int | None = _UNSET,
+        account_id: int | None = _UNSET,
+    ) -> Resp:
+        """Send one typed operation and return its typed response (partial errors included)."""
+        url = self._rest_url(op.service, op.path)
+        body = request.to_wire()
+        return self._send(
+            op.name,
+            lambda ctx: rest_request(op.method, url, body, ctx),
+            self._read_rest(op),
+            customer_id,
+            account_id,
+        )
+
+    def raw_rest(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        customer_id: int | None = _UNSET,
+        account_id: int | None = _UNSET,
+    ) -> RawReply:
+        """Send any REST operation with a JSON body of your own; faults still raise ApiError."""
+        url = self._rest_url(service, path)
+        name = f"{method.upper()} {path}"
+        return self._send(
+            name, lambda ctx: rest_request(method.upper(), url, body, ctx), self._read_raw(name), customer_id, account_id
+        )
+
+    def raw_soap(
+        self,
+        service: str,
+        action: str,
+        body_xml: str,
+        *,
+        customer_id: int | None = _UNSET,
+        account_id: int | None = _UNSET,
+    ) -> SoapReply:
+        """Wrap `body_xml` in an envelope with the service's headers, send it and return the reply body."""
+        svc = get_service(service)
+        url = self._soap_url(service)
+        return self._send(
+            action,
+            lambda ctx: soap_request(svc, url, action, body_xml, ctx),
+            lambda response: read_soap_reply(action, response),
+            customer_id,
+            account_id,
+        )
+
+    def _send(
+        self,
+        operation: str,
+        build: Callable[[CallContext], httpx.Request],
+        read: Callable[[httpx.Response], T],
+        customer_id: int | None,
+        account_id: int | None,
+    ) -> T:
+        attempt, refreshed = 0, False
+        while True:
+            try:
+                if self.tokens.needs_refresh():
+                    self.refresh_access_token()
+                return read(self.http.send(build(self._context(customer_id, account_id))))
+            except httpx.TransportError as exc:
+                error: ApiError = _transport_error(operation, exc)
+            except ApiError as exc:
+                error = exc
+            step = next_step(error, attempt=attempt, token_refreshed=refreshed, settings=self.settings)
+            if step is None:
+                raise error
+            if step.refresh_token:
+                refreshed = True
+                self.refresh_access_token()
+            else:
+                attempt += 1
+                self._sleep(step.delay)
+
+
+class AsyncBingAdsClient(_ClientBase):
+    """Asynchronous Microsoft Advertising client with the same services as BingAdsClient."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        http: httpx.AsyncClient | None = None,
+        token_store: TokenStore | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        super().__init__(settings, token_store)
+        self._owns_http = http is None
+        self.http = http or httpx.AsyncClient(timeout=self._timeout(), headers={"User-Agent": USER_AGENT})
+        self._sleep = sleep
+        from bingbridge.api.customer_management import AsyncCustomerManagement
+
+        self.customer_management = AsyncCustomerManagement(self)
+
+    async def __aenter__(self) -> AsyncBingAdsClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self.http.aclose()
+
+    async def refresh_access_token(self) -> None:
+        url, form = self.tokens.refresh_form()
+        response = await self.http.post(url, data=form)
+        self.tokens.accept(response.status_code, response.content)
+
+    async def call(
+        self,
+        op: Operation[Req, Resp],
+        request: Req,
+        *,
+        customer_id: int | None = _UNSET,
+        account_id: int | None = _UNSET,
+    ) -> Resp:
+        url = self._rest_url(op.service, op.path)
+        body = request.to_wire()
+        return await self._send(
+            op.name,
+            lambda ctx: rest_request(op.method, url, body, ctx),
+            self._read_rest(op),
+            customer_id,
+            account_id,
+        )
+
+    async def raw_rest(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        customer_id: int | None = _UNSET,
+        account_id: int | None = _UNSET,
+    ) -> RawReply:
+        url = self._rest_url(service, path)
+        name = f"{method.upper()} {path}"
+        return await self._send(
+            name, lambda ctx: rest_request(method.upper(), url, body, ctx), self._read_raw(name), customer_id, account_id
+        )
+
+    async def _send(
+        self,
+        operation: str,
+        build: Callable[[CallContext], httpx.Request],
+        read: Callable[[httpx.Response], T],
+        customer_id: int | None,
+        account_id: int | None,
+    ) -> T:
+        attempt, refreshed = 0, False
+        while True:
+            try:
+                if self.tokens.needs_refresh():
+                    await self.refresh_access_token()
+                return read(await self.http.send(build(self._context(customer_id, account_id))))
+            except httpx.TransportError as exc:
+                error: ApiError = _transport_error(operation, exc)
+            except ApiError as exc:
+                error = exc
+            step = next_step(error, attempt=attempt, token_refreshed=refreshed, settings=self.settings)
+            if step is None:
+                raise error
+            if step.refresh_token:
+                refreshed = True
+                await self.refresh_access_token()
+            else:
+                attempt += 1
+                await self._sleep(step.delay)

@@ -1,0 +1,1 @@
+"""Microsoft's data objects as pydantic models, one module per service."""

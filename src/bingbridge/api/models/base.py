@@ -1,0 +1,98 @@
+"""The one place where Python names meet Microsoft's wire names.
+
+Fields are snake_case in Python and PascalCase on the wire (REST JSON property names equal the SOAP element
+names). Fields are declared in WSDL sequence order so the same models can write schema-valid SOAP.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, PrivateAttr
+from pydantic.alias_generators import to_pascal
+
+
+def _long_in(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return value
+
+
+# xs:long travels as a JSON string ("Id": "123"); Python code sees an int.
+LongId = Annotated[int, BeforeValidator(_long_in), PlainSerializer(str, return_type=str, when_used="json")]
+
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+def _datetime_in(value: Any) -> Any:
+    # Microsoft writes 7 fractional digits (.6853793Z); Python keeps 6.
+    if isinstance(value, str):
+        return _FRACTION.sub(r"\1", value)
+    return value
+
+
+def _datetime_out(value: datetime) -> str:
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.isoformat() + "Z"
+    return value.isoformat()
+
+
+# xs:dateTime. Aware values are written in UTC with a trailing Z.
+WireDateTime = Annotated[
+    datetime, BeforeValidator(_datetime_in), PlainSerializer(_datetime_out, return_type=str, when_used="json")
+]
+
+
+def _flags_in(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in re.split(r"[,\s]+", value) if part.strip()]
+    return value
+
+
+def _flags_out(value: list[str]) -> str:
+    return ", ".join(value)
+
+
+# Flags enums: comma-separated in REST JSON, space-separated in SOAP.
+Flags = Annotated[
+    list[str], BeforeValidator(_flags_in), PlainSerializer(_flags_out, return_type=str, when_used="json")
+]
+
+
+class WireModel(BaseModel):
+    """Base of every Microsoft data object: snake_case in Python, PascalCase on the wire."""
+
+    model_config = ConfigDict(alias_generator=to_pascal, populate_by_name=True, extra="ignore")
+
+    # The SOAP element/type name when it differs from the class name.
+    wire_name: ClassVar[str | None] = None
+    _tracking_id: str | None = PrivateAttr(default=None)
+
+    @property
+    def tracking_id(self) -> str | None:
+        """Microsoft's TrackingId of the response this object came in, if any."""
+        return self._tracking_id
+
+    @classmethod
+    def type_name(cls) -> str:
+        return cls.wire_name or cls.__name__
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON body Microsoft expects: wire names, ids as strings, unset fields left out."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    @classmethod
+    def from_wire(cls, data: Any) -> Any:
+        return cls.model_validate(data)
+
+
+class KeyValuePairOfstringstring(WireModel):
+    """A ForwardCompatibilityMap entry; its wire names are lower case."""
+
+    key: str | None = None
+    value: str | None = None
+
+    model_config = ConfigDict(alias_generator=None)

@@ -1,0 +1,151 @@
+"""One settings object, filled from arguments, then `BINGBRIDGE_*` environment variables, then a TOML file."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from bingbridge.errors import ConfigurationError
+
+Environment = Literal["production", "sandbox"]
+ENV_PREFIX = "BINGBRIDGE_"
+
+
+class Secret:
+    """A string that shows as '**********' in repr, str and logs; `.reveal()` gives the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+def default_config_dir() -> Path:
+    """Where bingbridge keeps its files: $XDG_CONFIG_HOME/bingbridge or ~/.config/bingbridge."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "bingbridge"
+
+
+_SECRET_FIELDS = frozenset({"client_secret", "developer_token", "refresh_token"})
+_INT_FIELDS = frozenset({"customer_id", "account_id", "max_retries"})
+_FLOAT_FIELDS = frozenset({"throttle_wait_seconds", "bulk_throttle_wait_seconds", "timeout_seconds"})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Connection and behaviour settings. Every field `x` is filled by `BINGBRIDGE_X` too."""
+
+    client_id: str | None = None
+    client_secret: Secret | None = None
+    developer_token: Secret | None = None
+    refresh_token: Secret | None = None
+    customer_id: int | None = None
+    account_id: int | None = None
+    environment: Environment = "production"
+    tenant: str = "common"
+    api_base_url: str | None = None
+    redirect_uri: str = "http://localhost:8765/callback"
+    token_file: Path = field(default_factory=lambda: default_config_dir() / "tokens.json")
+    # 117 CallRateExceeded: Microsoft's sliding window is 60 s (services protocol guide).
+    throttle_wait_seconds: float = 60.0
+    # 4204: Microsoft says to wait "up to 15 minutes" for bulk calls.
+    bulk_throttle_wait_seconds: float = 900.0
+    max_retries: int = 5
+    timeout_seconds: float = 60.0
+
+    @classmethod
+    def load(
+        cls,
+        overrides: Mapping[str, Any] | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        config_file: Path | None = None,
+    ) -> Settings:
+        """Merge overrides (highest), environment, then the TOML file (lowest) into Settings."""
+        environ = os.environ if environ is None else environ
+        path = config_file or _config_path(environ)
+        merged: dict[str, Any] = {}
+        if path is not None and path.exists():
+            merged.update(_read_toml(path))
+        for f in fields(cls):
+            value = environ.get(ENV_PREFIX + f.name.upper())
+            if value not in (None, ""):
+                merged[f.name] = value
+        merged.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        return cls(**{name: _coerce(name, value) for name, value in merged.items()})
+
+    def with_overrides(self, **values: Any) -> Settings:
+        """A copy with the given non-None values applied."""
+        return replace(self, **{k: _coerce(k, v) for k, v in values.items() if v is not None})
+
+    def require(self, name: str) -> Any:
+        """Return a setting or raise ConfigurationError naming the variable that fills it."""
+        value = getattr(self, name)
+        if value is None or (isinstance(value, Secret) and not value):
+            raise ConfigurationError(f"missing setting {name}", env_var=ENV_PREFIX + name.upper())
+        return value
+
+
+def _config_path(environ: Mapping[str, str]) -> Path | None:
+    explicit = environ.get(ENV_PREFIX + "CONFIG")
+    if explicit:
+        return Path(explicit)
+    return default_config_dir() / "config.toml"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(f"cannot read config file {path}: {exc}") from exc
+    known = {f.name for f in fields(Settings)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigurationError(f"unknown keys in {path}: {', '.join(unknown)}; known keys: {', '.join(sorted(known))}")
+    return data
+
+
+def _coerce(name: str, value: Any) -> Any:
+    env_var = ENV_PREFIX + name.upper()
+    if name in _SECRET_FIELDS:
+        return value if isinstance(value, Secret) else Secret(str(value))
+    if name in _INT_FIELDS:
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigurationError(f"{name} must be a whole number, got {value!r}", env_var=env_var) from None
+    if name in _FLOAT_FIELDS:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigurationError(f"{name} must be a number, got {value!r}", env_var=env_var) from None
+    if name == "environment" and value not in get_args(Environment):
+        raise ConfigurationError(f"environment must be production or sandbox, got {value!r}", env_var=env_var)
+    if name == "token_file":
+        return Path(value).expanduser()
+    if name == "api_base_url":
+        return str(value).rstrip("/")
+    return value
