@@ -250,7 +250,13 @@ def _link_problem(state: EmulatorState, caller: Caller, link: m.ClientLink) -> m
     for existing in w.client_links:
         if existing.client_entity_id != entity:
             continue
-        if existing.managing_customer_id == managing and existing.status in ("LinkPending", "LinkInProgress"):
+        # A pending or live link from the same manager: Microsoft answers 1410 (invitation already sent).
+        if existing.managing_customer_id == managing and existing.status in (
+            "LinkPending",
+            "LinkInProgress",
+            "LinkAccepted",
+            "Active",
+        ):
             return m.OperationError(
                 code=1410, message="An invitation to manage the specified client account has already been sent."
             )

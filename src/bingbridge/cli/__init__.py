@@ -1,0 +1,50 @@
+"""The `bingbridge` command. Sub-commands load lazily so a call imports only what it uses."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+# name -> "module:attribute"; each module is imported only when its command runs (or for --help).
+COMMANDS = {
+    "auth": "bingbridge.cli.auth:auth",
+    "customers": "bingbridge.cli.customers:customers",
+    "accounts": "bingbridge.cli.customers:accounts",
+    "client-links": "bingbridge.cli.customers:client_links",
+    "users": "bingbridge.cli.customers:users",
+    "raw": "bingbridge.cli.raw:raw",
+    "emulator": "bingbridge.cli.emulator:emulator",
+    "demo": "bingbridge.cli.emulator:demo",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attribute = target.split(":")
+        command: click.Command = getattr(importlib.import_module(module), attribute)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="bingbridge")
+def cli() -> None:
+    """bingbridge: Microsoft Advertising from the command line.
+
+    Settings come from options, BINGBRIDGE_* environment variables, then ~/.config/bingbridge/config.toml.
+
+    Example: bingbridge customers list --top 10
+    """
+
+
+def main(argv: Any = None) -> None:
+    cli.main(args=argv, prog_name="bingbridge")

@@ -1,0 +1,141 @@
+"""What every command shares: connection options, the client, output as tables or JSON, and errors."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from bingbridge.errors import ApiError, BingBridgeError, ValidationError
+
+if TYPE_CHECKING:
+    from bingbridge.api.client import BingAdsClient
+    from bingbridge.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def connection_options(func: F) -> F:
+    """Options that override the connection settings for one call."""
+    options = [
+        click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML settings file."),
+        click.option("--base-url", "api_base_url", help="Send every call here (e.g. the emulator's URL)."),
+        click.option("--environment", type=click.Choice(["production", "sandbox"]), default=None),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(func)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    from bingbridge.settings import Settings
+
+    return Settings.load(overrides, config_file=config_file)
+
+
+def make_client(config_file: Path | None = None, **overrides: Any) -> BingAdsClient:
+    from bingbridge.api.client import BingAdsClient
+
+    return BingAdsClient(load_settings(config_file, **overrides))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def to_rows(items: Iterable[Any]) -> list[dict[str, Any]]:
+    """Models and dataclasses as snake_case dicts, unset fields left out."""
+    rows = []
+    for item in items:
+        if hasattr(item, "model_dump"):
+            rows.append(item.model_dump(exclude_none=True))
+        elif isinstance(item, dict):
+            rows.append(item)
+        else:
+            rows.append(dict(vars(item)))
+    return rows
+
+
+def emit(data: Any, *, as_json: bool, columns: Sequence[str] | None = None, title: str | None = None) -> None:
+    """Print `data` (a dict or a list of rows) as JSON or as a table of `columns`."""
+    if as_json:
+        click.echo(json.dumps(data, default=_plain, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if isinstance(data, dict):
+        table = Table(show_header=False, title=title)
+        for key, value in data.items():
+            table.add_row(key, _cell(value))
+        console.print(table)
+        return
+    if not data:
+        console.print("(nothing found)")
+        return
+    columns = list(columns or data[0].keys())
+    table = Table(*columns, title=title)
+    for row in data:
+        table.add_row(*(_cell(row.get(c)) for c in columns))
+    console.print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=_plain)
+    return str(value)
+
+
+def report_errors(func: F) -> F:
+    """Turn bingbridge errors into a message on stderr and a non-zero exit, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ValidationError as exc:
+            fail(str(exc), "Fix the fields named above; nothing was sent.", code=2)
+        except ApiError as exc:
+            lines = [f"code {e}" for e in exc.errors]
+            if exc.tracking_id:
+                lines.append(f"TrackingId: {exc.tracking_id}")
+            fail(f"{exc.operation} failed (HTTP {exc.status})", exc.hint, details=lines, code=1)
+        except BingBridgeError as exc:
+            fail(str(exc), exc.hint, code=2)
+        except OSError as exc:
+            fail(str(exc), None, code=1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def fail(message: str, hint: str | None, *, details: Sequence[str] = (), code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    for line in details:
+        click.echo(f"  {line}", err=True)
+    if hint:
+        click.echo(f"what to do: {hint}", err=True)
+    sys.exit(code)
+
+
+def read_input(source: str) -> str:
+    """Read a file, or standard input for '-'."""
+    if source == "-":
+        return sys.stdin.read()
+    return Path(source).read_text()

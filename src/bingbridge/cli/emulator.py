@@ -1,0 +1,66 @@
+"""`bingbridge emulator` and `bingbridge demo`."""
+
+from __future__ import annotations
+
+import click
+
+from bingbridge.cli.common import report_errors
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8099, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the generated data.")
+@click.option("--client-id", default="emulator-client-id", show_default=True)
+@click.option("--client-secret", default="emulator-client-secret", show_default=True)
+@click.option("--developer-token", default="BBD37VB98", show_default=True)
+@click.option("--access-token-ttl", type=int, default=3600, show_default=True, help="Seconds an access token lives.")
+@click.option("--calls-per-minute", type=int, default=0, show_default=True, help="Throttle with 117 above this (0: off).")
+@click.option("--error-rate", type=float, default=0.0, show_default=True, help="Share of calls failing with 500.")
+@click.option("--latency-ms", type=int, default=0, show_default=True, help="Delay added to every call.")
+def emulator(
+    host: str,
+    port: int,
+    seed: int,
+    client_id: str,
+    client_secret: str,
+    developer_token: str,
+    access_token_ttl: int,
+    calls_per_minute: int,
+    error_rate: float,
+    latency_ms: int,
+) -> None:
+    """Run a local Microsoft Advertising (REST, SOAP and OAuth at Microsoft's paths).
+
+    Point bingbridge at it with BINGBRIDGE_API_BASE_URL=http://127.0.0.1:8099.
+
+    Example: bingbridge emulator --port 8099 --calls-per-minute 100
+    """
+    from bingbridge.emulator.server import serve_forever
+    from bingbridge.emulator.state import EmulatorConfig
+
+    config = EmulatorConfig(
+        seed=seed,
+        client_id=client_id,
+        client_secret=client_secret,
+        developer_token=developer_token,
+        access_token_ttl=access_token_ttl,
+        calls_per_minute=calls_per_minute,
+        error_rate=error_rate,
+        latency_ms=latency_ms,
+    )
+    click.echo(f"Emulator on http://{host}:{port} — export BINGBRIDGE_API_BASE_URL=http://{host}:{port}", err=True)
+    serve_forever(config, host, port)
+
+
+@click.command()
+@report_errors
+def demo() -> None:
+    """Run the end-to-end demo against an in-process emulator: sign in, then every customer-management action.
+
+    Example: bingbridge demo
+    """
+    from bingbridge.demo import run_demo
+
+    run_demo(lambda line: click.echo(f"  ✓ {line}"))
+    click.echo("demo finished: every step succeeded")
