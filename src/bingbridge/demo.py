@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import httpx
@@ -38,7 +38,12 @@ def run_demo(say: Callable[[str], None]) -> None:
         settings = demo_settings(emulator, Path(tmp))
         with BingAdsClient(settings) as client:
             # The "browser" follows the authorize redirect to the local listener, as a person's would.
-            login(settings, client.tokens, client.http, open_url=lambda url: httpx.get(url, follow_redirects=True))
+            login(
+                settings,
+                client.tokens,
+                client.http,
+                open_url=lambda url: httpx.get(url, follow_redirects=True),
+            )
             say("signed in through the authorization-code flow with PKCE; tokens stored owner-only")
             report = check_connection(client)
             say(f"connection test: ok={report.ok}, token {report.token_ms:.0f} ms, GetUser {report.api_ms:.0f} ms")
@@ -50,7 +55,8 @@ def run_demo(say: Callable[[str], None]) -> None:
             customers = service.get_customers_info(top_n=5)
             say(f"GetCustomersInfo: {', '.join(f'{c.name} ({c.id})' for c in customers)}")
             customer = service.get_customer(home)
-            say(f"GetCustomer: {customer.name if customer else None}, market {customer.market_country if customer else None}")
+            assert customer is not None
+            say(f"GetCustomer: {customer.name}, market {customer.market_country}")
             infos = service.get_accounts_info(home)
             say(f"GetAccountsInfo: {len(infos)} accounts under or linked to customer {home}")
             linked = service.get_linked_accounts_and_customers_info(home)
@@ -71,7 +77,13 @@ def run_demo(say: Callable[[str], None]) -> None:
             )
             say("AddClientLinks: " + "; ".join("ok" if r.ok else f"rejected: {r.errors[0]}" for r in results))
             invitation_id = service.send_user_invitation(
-                UserInvitation(first_name="Grace", last_name="Hopper", email="grace@example.com", customer_id=home, role_id=100)
+                UserInvitation(
+                    first_name="Grace",
+                    last_name="Hopper",
+                    email="grace@example.com",
+                    customer_id=home,
+                    role_id=100,
+                )
             )
             say(f"SendUserInvitation: invitation {invitation_id}")
             raw = client.raw_rest("customer-management", "POST", "/CustomerManagement/v13/User/Query", {"UserId": None})
@@ -80,6 +92,6 @@ def run_demo(say: Callable[[str], None]) -> None:
             say(f"raw SOAP GetUser: {len(soap.body)} bytes of XML, TrackingId {soap.tracking_id}")
 
 
-def client_ids(links: list[ClientLink], infos: list[object]) -> set[int | None]:
+def client_ids(links: Sequence[ClientLink], infos: Sequence[object]) -> set[int | None]:
     """Ids of accounts already linked or visible, so the demo links a new one."""
     return {link.client_entity_id for link in links} | {getattr(i, "id", None) for i in infos}

@@ -124,7 +124,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
     known = {f.name for f in fields(Settings)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ConfigurationError(f"unknown keys in {path}: {', '.join(unknown)}; known keys: {', '.join(sorted(known))}")
+        raise ConfigurationError(
+            f"unknown keys in {path}: {', '.join(unknown)}; known keys: {', '.join(sorted(known))}"
+        )
     return data
 
 

@@ -46,9 +46,7 @@ class RawReply:
 
 
 def _transport_error(operation: str, exc: httpx.TransportError) -> RetriableError:
-    return RetriableError(
-        operation=operation, status=None, tracking_id=None, message=f"{type(exc).__name__}: {exc}"
-    )
+    return RetriableError(operation=operation, status=None, tracking_id=None, message=f"{type(exc).__name__}: {exc}")
 
 
 class _ClientBase:
@@ -168,7 +166,11 @@ class BingAdsClient(_ClientBase):
         url = self._rest_url(service, path)
         name = f"{method.upper()} {path}"
         return self._send(
-            name, lambda ctx: rest_request(method.upper(), url, body, ctx), self._read_raw(name), customer_id, account_id
+            name,
+            lambda ctx: rest_request(method.upper(), url, body, ctx),
+            self._read_raw(name),
+            customer_id,
+            account_id,
         )
 
     def raw_soap(
@@ -285,7 +287,11 @@ class AsyncBingAdsClient(_ClientBase):
         url = self._rest_url(service, path)
         name = f"{method.upper()} {path}"
         return await self._send(
-            name, lambda ctx: rest_request(method.upper(), url, body, ctx), self._read_raw(name), customer_id, account_id
+            name,
+            lambda ctx: rest_request(method.upper(), url, body, ctx),
+            self._read_raw(name),
+            customer_id,
+            account_id,
         )
 
     async def _send(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bingbridge.api.models import customer as m
 from bingbridge.api.operations import Operation
@@ -32,7 +32,12 @@ SEARCH_CLIENT_LINKS = Operation(
     m.SearchClientLinksResponse,
 )
 SEARCH_ACCOUNTS = Operation(
-    _CM, "SearchAccounts", "POST", f"{_BASE}/Accounts/Search", m.SearchAccountsRequest, m.SearchAccountsResponse
+    _CM,
+    "SearchAccounts",
+    "POST",
+    f"{_BASE}/Accounts/Search",
+    m.SearchAccountsRequest,
+    m.SearchAccountsResponse,
 )
 GET_ACCOUNTS_INFO = Operation(
     _CM,
@@ -71,7 +76,7 @@ SEND_USER_INVITATION = Operation(
 )
 GET_USER = Operation(_CM, "GetUser", "POST", f"{_BASE}/User/Query", m.GetUserRequest, m.GetUserResponse)
 
-OPERATIONS: tuple[Operation[m.WireModel, m.WireModel], ...] = (  # type: ignore[assignment]
+OPERATIONS: tuple[Operation[Any, Any], ...] = (
     ADD_CLIENT_LINKS,
     SEARCH_CLIENT_LINKS,
     SEARCH_ACCOUNTS,
@@ -145,9 +150,7 @@ def _check_predicates(
             problems.append(FieldProblem(f"{where}.field", f"{p.field} appears twice; give each field once"))
         seen.add(p.field)
         if len(p.value or "") < MIN_PREDICATE_VALUE:
-            problems.append(
-                FieldProblem(f"{where}.value", f"must be at least {MIN_PREDICATE_VALUE} characters long")
-            )
+            problems.append(FieldProblem(f"{where}.value", f"must be at least {MIN_PREDICATE_VALUE} characters long"))
         if p.field == "AccountLifeCycleStatus" and p.value not in ACCOUNT_STATUSES:
             problems.append(FieldProblem(f"{where}.value", f"must be one of {', '.join(ACCOUNT_STATUSES)}"))
 
@@ -187,7 +190,10 @@ def add_client_links_request(links: Sequence[m.ClientLink]) -> m.AddClientLinksR
         )
         if (link.client_entity_id is None) == (link.client_entity_number is None):
             problems.append(
-                FieldProblem(f"{where}.client_entity_id", "give exactly one of client_entity_id or client_entity_number")
+                FieldProblem(
+                    f"{where}.client_entity_id",
+                    "give exactly one of client_entity_id or client_entity_number",
+                )
             )
         if link.managing_customer_id is not None and link.managing_customer_number is not None:
             problems.append(
@@ -373,9 +379,7 @@ class LinkResult:
         return not self.errors
 
 
-def link_results(
-    request: m.AddClientLinksRequest, response: m.AddClientLinksResponse
-) -> list[LinkResult]:
+def link_results(request: m.AddClientLinksRequest, response: m.AddClientLinksResponse) -> list[LinkResult]:
     """Pair each requested link with its partial errors; operation-wide errors raise ApiError."""
     if response.operation_errors:
         raise ApiError(
@@ -387,9 +391,12 @@ def link_results(
     partial = list(response.partial_errors or [])
     results = []
     for i, link in enumerate(request.client_links):
-        errors = partial[i] if i < len(partial) and partial[i] else []
+        errors = (partial[i] if i < len(partial) else None) or []
         results.append(
-            LinkResult(link, [ErrorDetail(code=e.code, message=e.message, details=e.details, index=i) for e in errors])
+            LinkResult(
+                link,
+                [ErrorDetail(code=e.code, message=e.message, details=e.details, index=i) for e in errors],
+            )
         )
     return results
 

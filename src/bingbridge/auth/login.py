@@ -22,14 +22,17 @@ class RedirectListener:
     def __init__(self, redirect_uri: str) -> None:
         parts = urlsplit(redirect_uri)
         if parts.scheme != "http" or parts.hostname not in ("localhost", "127.0.0.1"):
-            raise OAuthError("invalid_redirect", f"the local listener needs an http://localhost redirect, got {redirect_uri}")
+            raise OAuthError(
+                "invalid_redirect",
+                f"the local listener needs an http://localhost redirect, got {redirect_uri}",
+            )
         self.redirect_uri = redirect_uri
         self._received = threading.Event()
         self.url: str | None = None
         listener = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 if urlsplit(self.path).path != parts.path:
                     self.send_error(404)
                     return

@@ -157,7 +157,10 @@ class TokenManager:
         configured = self.settings.refresh_token.reveal() if self.settings.refresh_token else None
         if configured is None:
             return stored
-        if stored is not None and fingerprint(configured) in (stored.origin, fingerprint(stored.refresh_token)):
+        if stored is not None and fingerprint(configured) in (
+            stored.origin,
+            fingerprint(stored.refresh_token),
+        ):
             return stored
         return None
 

@@ -7,7 +7,15 @@ from typing import Any
 
 import click
 
-from bingbridge.cli.common import connection_options, emit, fail, json_option, load_settings, make_client, report_errors
+from bingbridge.cli.common import (
+    connection_options,
+    emit,
+    fail,
+    json_option,
+    load_settings,
+    make_client,
+    report_errors,
+)
 
 
 @click.group()
@@ -45,7 +53,14 @@ def login(no_browser: bool, timeout: float, as_json: bool, config_file: Path | N
             timeout=timeout,
         )
         report = check_connection(client)
-    emit({"connected": report.ok, "user_name": report.user_name, "token_file": str(client.settings.token_file)}, as_json=as_json)
+    emit(
+        {
+            "connected": report.ok,
+            "user_name": report.user_name,
+            "token_file": str(client.settings.token_file),
+        },
+        as_json=as_json,
+    )
 
 
 @auth.command("status")

@@ -147,7 +147,11 @@ def accounts_search(
             found = list(service.iter_accounts(predicates, ordering, page_size))
         else:
             found = service.search_accounts(predicates, ordering, Paging(index=page, size=page_size))
-    emit(to_rows(found), as_json=as_json, columns=["id", "name", "number", "parent_customer_id", "account_life_cycle_status"])
+    emit(
+        to_rows(found),
+        as_json=as_json,
+        columns=["id", "name", "number", "parent_customer_id", "account_life_cycle_status"],
+    )
 
 
 @click.group("client-links")
@@ -196,13 +200,13 @@ def client_links_add(
 
     with make_client(config_file, **conn) as client:
         link = ClientLink(
-            type=link_type,  # type: ignore[arg-type]
+            type=link_type,
             client_entity_id=client_entity_id,
             client_entity_number=client_entity_number,
             managing_customer_id=managing_customer_id or client.settings.customer_id,
             name=name,
             note=note,
-            customer_link_permission=permission,  # type: ignore[arg-type]
+            customer_link_permission=permission,
             inviter_email=inviter_email,
             inviter_name=inviter_name,
             inviter_phone=inviter_phone,

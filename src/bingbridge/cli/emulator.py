@@ -15,7 +15,13 @@ from bingbridge.cli.common import report_errors
 @click.option("--client-secret", default="emulator-client-secret", show_default=True)
 @click.option("--developer-token", default="BBD37VB98", show_default=True)
 @click.option("--access-token-ttl", type=int, default=3600, show_default=True, help="Seconds an access token lives.")
-@click.option("--calls-per-minute", type=int, default=0, show_default=True, help="Throttle with 117 above this (0: off).")
+@click.option(
+    "--calls-per-minute",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Throttle with 117 above this (0: off).",
+)
 @click.option("--error-rate", type=float, default=0.0, show_default=True, help="Share of calls failing with 500.")
 @click.option("--latency-ms", type=int, default=0, show_default=True, help="Delay added to every call.")
 def emulator(

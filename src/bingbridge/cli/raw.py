@@ -9,7 +9,14 @@ from typing import Any
 import click
 
 from bingbridge.api.services import SERVICES
-from bingbridge.cli.common import connection_options, emit, json_option, make_client, read_input, report_errors
+from bingbridge.cli.common import (
+    connection_options,
+    emit,
+    json_option,
+    make_client,
+    read_input,
+    report_errors,
+)
 
 SOAP_SUNSET_NOTICE = "notice: Microsoft retires the SOAP API on 2027-01-31; use `bingbridge raw rest` instead."
 _service_option = click.option(

@@ -88,8 +88,8 @@ def rest_endpoint(op: Operation[Any, Any]) -> Any:
         except faults.Fault as fault:
             return _json(faults.fault_json(fault, tracking_id), tracking_id, fault.status)
         except Exception:  # an emulator bug must still look like Microsoft's InternalError, never a traceback
-            fault = faults.ad_api(0)
-            return _json(faults.fault_json(fault, tracking_id), tracking_id, fault.status)
+            internal = faults.ad_api(0)
+            return _json(faults.fault_json(internal, tracking_id), tracking_id, internal.status)
         return _json(result.to_wire(), tracking_id)
 
     return endpoint

@@ -94,9 +94,7 @@ def _accounts_under(state: EmulatorState, customer_id: int, only_parent: bool) -
     return own if only_parent else own + state.linked_account_ids(customer_id)
 
 
-def get_accounts_info(
-    state: EmulatorState, caller: Caller, req: m.GetAccountsInfoRequest
-) -> m.GetAccountsInfoResponse:
+def get_accounts_info(state: EmulatorState, caller: Caller, req: m.GetAccountsInfoRequest) -> m.GetAccountsInfoResponse:
     customer_id = req.customer_id or state.world.users[caller.user_id].customer_id
     _require_customer(state, caller, customer_id)
     ids = _accounts_under(state, customer_id, req.only_parent_accounts)
@@ -214,7 +212,9 @@ def search_client_links(
 
     latest: dict[tuple[int | None, int | None], m.ClientLink] = {}
     for link in state.world.client_links:
-        client_customer = link.client_entity_id if link.type == "CustomerLink" else customer_of(link.client_entity_id or 0)
+        client_customer = (
+            link.client_entity_id if link.type == "CustomerLink" else customer_of(link.client_entity_id or 0)
+        )
         if link.managing_customer_id not in visible_customers and client_customer not in visible_customers:
             continue
         if all(_link_matches(link, p, customer_of) for p in predicates):
@@ -258,7 +258,8 @@ def _link_problem(state: EmulatorState, caller: Caller, link: m.ClientLink) -> m
             "Active",
         ):
             return m.OperationError(
-                code=1410, message="An invitation to manage the specified client account has already been sent."
+                code=1410,
+                message="An invitation to manage the specified client account has already been sent.",
             )
         if existing.managing_customer_id != managing and existing.status == "Active" and kind == "AccountLink":
             return m.OperationError(code=1424, message="The client account is already managed by another agency.")

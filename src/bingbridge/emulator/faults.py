@@ -16,7 +16,10 @@ MESSAGES: dict[int, tuple[str, str]] = {
         "Authentication failed. Either supplied credentials are invalid or the account is inactive.",
     ),
     106: ("UserIsNotAuthorized", "The user does not represent a authorized developer."),
-    109: ("AuthenticationTokenExpired", "Authentication token expired. Please renew it or obtain a new token."),
+    109: (
+        "AuthenticationTokenExpired",
+        "Authentication token expired. Please renew it or obtain a new token.",
+    ),
     117: (
         "CallRateExceeded",
         "You have exceeded the number of calls that you are allowed to make in a minute. "

@@ -29,22 +29,22 @@ async def authorize(request: Request) -> Response:
     """Sign in the configured user without a page and redirect back with a code (or an error)."""
     state: EmulatorState = request.app.state.emulator
     q = request.query_params
-    if q.get("client_id") != state.config.client_id:
+    if q.get("client_id", "") != state.config.client_id:
         return _oauth_error("unauthorized_client", "AADSTS700016: Application not found in the directory.")
-    redirect_uri = q.get("redirect_uri")
+    redirect_uri = q.get("redirect_uri", "")
     if not redirect_uri:
         return _oauth_error("invalid_request", "AADSTS900144: The request body must contain 'redirect_uri'.")
     back = {"state": q["state"]} if "state" in q else {}
-    if q.get("response_type") != "code":
+    if q.get("response_type", "") != "code":
         back.update(error="unsupported_response_type", error_description="Only response_type=code is supported.")
     elif _ADS_SCOPE_SUFFIX not in q.get("scope", ""):
         back.update(error="invalid_scope", error_description="AADSTS70011: The scope must include msads.manage.")
-    elif q.get("code_challenge") and q.get("code_challenge_method", "plain") != "S256":
+    elif q.get("code_challenge", "") and q.get("code_challenge_method", "plain") != "S256":
         back.update(error="invalid_request", error_description="Only the S256 code challenge method is supported.")
     else:
-        user_id = int(q.get("login_hint") or state.config.default_user_id)
+        user_id = int(q.get("login_hint", "") or state.config.default_user_id)
         back["code"] = state.issue_code(
-            user_id, state.config.client_id, redirect_uri, q.get("code_challenge"), q.get("scope", "")
+            user_id, state.config.client_id, redirect_uri, q.get("code_challenge", ""), q.get("scope", "")
         )
     sep = "&" if "?" in redirect_uri else "?"
     return RedirectResponse(f"{redirect_uri}{sep}{urlencode(back)}", status_code=302)
@@ -55,24 +55,23 @@ async def token(request: Request) -> Response:
     state: EmulatorState = request.app.state.emulator
     # The token endpoint takes application/x-www-form-urlencoded only, so parse_qsl is the whole parser.
     form = dict(parse_qsl((await request.body()).decode()))
-    get = lambda key: form.get(key, "")  # noqa: E731
-    if get("client_id") != state.config.client_id:
+    if form.get("client_id", "") != state.config.client_id:
         return _oauth_error("unauthorized_client", "AADSTS700016: Application not found in the directory.")
-    if get("client_secret") != state.config.client_secret:
+    if form.get("client_secret", "") != state.config.client_secret:
         return _oauth_error("invalid_client", "AADSTS7000215: Invalid client secret provided.", status=401)
-    grant_type = get("grant_type")
+    grant_type = form.get("grant_type", "")
     now = time.time()
     if grant_type == "authorization_code":
-        grant = state.codes.pop(get("code"), None)
+        grant = state.codes.pop(form.get("code", ""), None)
         if grant is None or grant.expires_at < now:
             return _oauth_error("invalid_grant", "AADSTS70008: The provided authorization code has expired.")
-        if grant.redirect_uri != get("redirect_uri"):
+        if grant.redirect_uri != form.get("redirect_uri", ""):
             return _oauth_error("invalid_grant", "AADSTS50011: The redirect URI does not match.")
-        if grant.code_challenge and _s256(get("code_verifier")) != grant.code_challenge:
+        if grant.code_challenge and _s256(form.get("code_verifier", "")) != grant.code_challenge:
             return _oauth_error("invalid_grant", "AADSTS501481: The Code_Verifier does not match the code_challenge.")
-        return JSONResponse(state.issue_tokens(grant.user_id, grant.client_id, grant.scope or get("scope")))
+        return JSONResponse(state.issue_tokens(grant.user_id, grant.client_id, grant.scope or form.get("scope", "")))
     if grant_type == "refresh_token":
-        refresh = get("refresh_token")
+        refresh = form.get("refresh_token", "")
         grant = state.refresh_tokens.get(refresh)
         if grant is None or grant.expires_at < now:
             return _oauth_error(
@@ -80,5 +79,5 @@ async def token(request: Request) -> Response:
             )
         if state.config.rotate_refresh_tokens:
             del state.refresh_tokens[refresh]
-        return JSONResponse(state.issue_tokens(grant.user_id, grant.client_id, grant.scope or get("scope")))
+        return JSONResponse(state.issue_tokens(grant.user_id, grant.client_id, grant.scope or form.get("scope", "")))
     return _oauth_error("unsupported_grant_type", f"AADSTS70003: grant_type {grant_type!r} is not supported.")

@@ -137,7 +137,7 @@ class EmulatorState:
                 user=m.User(
                     id=uid,
                     customer_id=cid,
-                    user_name=f"{first.lower()}@{w.customers[cid].name.split()[0].lower()}.example",
+                    user_name=f"{first.lower()}@{(w.customers[cid].name or '').split()[0].lower()}.example",
                     name=m.PersonName(first_name=first, last_name=last),
                     contact_info=m.ContactInfo(email=f"{first.lower()}.{last.lower()}@example.com"),
                     lcid="EnglishUS",
@@ -164,7 +164,9 @@ class EmulatorState:
                 m.ClientLink(
                     type=kind,
                     client_entity_id=entity,
-                    client_entity_number=(w.customers[cid].number if kind == "CustomerLink" else w.accounts[entity].number),
+                    client_entity_number=(
+                        w.customers[cid].number if kind == "CustomerLink" else w.accounts[entity].number
+                    ),
                     client_entity_name=(w.customers[cid].name if kind == "CustomerLink" else w.accounts[entity].name),
                     managing_customer_id=agency,
                     managing_customer_number=w.customers[agency].number,
@@ -223,7 +225,12 @@ class EmulatorState:
     def issue_code(self, user_id: int, client_id: str, redirect_uri: str, challenge: str | None, scope: str) -> str:
         code = "M." + secrets.token_urlsafe(24)
         self.codes[code] = Grant(
-            user_id, client_id, time.time() + self.config.authorization_code_ttl, redirect_uri, challenge, scope
+            user_id,
+            client_id,
+            time.time() + self.config.authorization_code_ttl,
+            redirect_uri,
+            challenge,
+            scope,
         )
         return code
 
@@ -262,4 +269,3 @@ class EmulatorState:
         window.append(now)
         self.calls[customer_id] = window
         return False
-

@@ -57,9 +57,7 @@ def _flags_out(value: list[str]) -> str:
 
 
 # Flags enums: comma-separated in REST JSON, space-separated in SOAP.
-Flags = Annotated[
-    list[str], BeforeValidator(_flags_in), PlainSerializer(_flags_out, return_type=str, when_used="json")
-]
+Flags = Annotated[list[str], BeforeValidator(_flags_in), PlainSerializer(_flags_out, return_type=str, when_used="json")]
 
 
 class WireModel(BaseModel):

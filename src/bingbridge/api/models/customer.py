@@ -17,7 +17,14 @@ ClientLinkStatus = Literal[
 ]  # fmt: skip
 AccountLifeCycleStatus = Literal["Draft", "Active", "Inactive", "Pause", "Pending", "Suspended"]
 PredicateOperator = Literal[
-    "Equals", "NotEquals", "Contains", "In", "GreaterThanEquals", "LessThanEquals", "StartsWith", "NotContains"
+    "Equals",
+    "NotEquals",
+    "Contains",
+    "In",
+    "GreaterThanEquals",
+    "LessThanEquals",
+    "StartsWith",
+    "NotContains",
 ]
 OrderByField = Literal["Id", "Name", "Number", "LifeCycleStatus", "CouponClassName", "CouponStartDate"]
 SortOrder = Literal["Ascending", "Descending"]
