@@ -1,0 +1,5 @@
+"""`python -m bingbridge` runs the CLI."""
+
+from bingbridge.cli import main
+
+main()

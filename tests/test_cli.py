@@ -1,0 +1,140 @@
+"""The CLI: help everywhere, JSON and tables, actionable errors without tracebacks, OAuth login."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from bingbridge.cli import COMMANDS, cli
+from bingbridge.emulator.server import RunningEmulator
+from bingbridge.settings import Settings
+
+
+def all_commands() -> list[tuple[str, click.Command]]:
+    found: list[tuple[str, click.Command]] = []
+    ctx = click.Context(cli)
+    for name in COMMANDS:
+        command = cli.get_command(ctx, name)
+        assert command is not None
+        found.append((name, command))
+        if isinstance(command, click.Group):
+            found += [(f"{name} {sub}", command.commands[sub]) for sub in command.commands]
+    return found
+
+
+@pytest.mark.parametrize(("name", "command"), all_commands(), ids=[n for n, _ in all_commands()])
+def test_every_command_has_help_with_an_example(name: str, command: click.Command) -> None:
+    assert command.help, f"{name} has no help"
+    if not isinstance(command, click.Group):
+        assert "Example: bingbridge" in command.help, f"{name} help has no Example: line"
+
+
+@pytest.fixture
+def env(bingads_settings: Settings) -> dict[str, str]:
+    assert bingads_settings.client_secret and bingads_settings.developer_token and bingads_settings.refresh_token
+    return {
+        "BINGBRIDGE_CLIENT_ID": bingads_settings.client_id or "",
+        "BINGBRIDGE_CLIENT_SECRET": bingads_settings.client_secret.reveal(),
+        "BINGBRIDGE_DEVELOPER_TOKEN": bingads_settings.developer_token.reveal(),
+        "BINGBRIDGE_REFRESH_TOKEN": bingads_settings.refresh_token.reveal(),
+        "BINGBRIDGE_API_BASE_URL": bingads_settings.api_base_url or "",
+        "BINGBRIDGE_TOKEN_FILE": str(bingads_settings.token_file),
+        "BINGBRIDGE_CONFIG": "/nonexistent/config.toml",
+    }
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the real console entry point in a fresh process, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "bingbridge", *args], env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", **env}, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_customers_list_json_has_snake_case_keys(env: dict[str, str]) -> None:
+    result = run(env, "customers", "list", "--top", "10", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [
+        {"id": json.loads(result.stdout)[0]["id"], "name": "Northwind Agency"},
+        {"id": json.loads(result.stdout)[1]["id"], "name": "Adatum Travel"},
+    ]
+
+
+def test_accounts_search_table(env: dict[str, str]) -> None:
+    result = run(env, "accounts", "search", "--name", "Contoso")
+    assert result.returncode == 0, result.stderr
+    assert "Contoso Retail - Search" in result.stdout
+
+
+def test_api_error_is_actionable_and_has_no_traceback(env: dict[str, str]) -> None:
+    result = run(env, "customers", "get", "123456789")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "106 UserIsNotAuthorized" in result.stderr and "TrackingId:" in result.stderr
+    assert "what to do:" in result.stderr
+
+
+def test_bad_input_exit_code_2_names_field(env: dict[str, str]) -> None:
+    result = run(env, "users", "invite", "--first-name", "A", "--last-name", "B", "--email", "nope", "--role-id", "100", "--customer-id", "1")
+    assert result.returncode == 2
+    assert "email: is not an e-mail address" in result.stderr and "nothing was sent" in result.stderr
+
+
+def test_missing_developer_token_names_the_variable(env: dict[str, str]) -> None:
+    env = {k: v for k, v in env.items() if k != "BINGBRIDGE_DEVELOPER_TOKEN"}
+    result = run(env, "customers", "list")
+    assert result.returncode == 2 and "BINGBRIDGE_DEVELOPER_TOKEN" in result.stderr
+
+
+def test_auth_test_reports_latency_and_failing_credential(env: dict[str, str]) -> None:
+    ok = run(env, "auth", "test", "--json")
+    assert ok.returncode == 0, ok.stderr
+    report = json.loads(ok.stdout)
+    assert report["ok"] and report["token_ms"] > 0 and report["api_ms"] > 0
+    bad = run({**env, "BINGBRIDGE_DEVELOPER_TOKEN": "WRONG"}, "auth", "test", "--json")
+    assert bad.returncode == 1 and json.loads(bad.stdout)["failed"] == "developer_token"
+    secret = run({**env, "BINGBRIDGE_CLIENT_SECRET": "WRONG"}, "auth", "test", "--json")
+    assert json.loads(secret.stdout)["failed"] == "client_secret"
+
+
+def test_auth_status_after_test_shows_user(env: dict[str, str]) -> None:
+    assert run(env, "auth", "test").returncode == 0
+    status = run(env, "auth", "status", "--json")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["user_name"].startswith("ada@")
+
+
+def test_login_without_browser_reads_the_pasted_redirect(
+    bingads_emulator: RunningEmulator, env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {k: v for k, v in env.items() if k != "BINGBRIDGE_REFRESH_TOKEN"}
+    env["BINGBRIDGE_TOKEN_FILE"] = str(tmp_path / "tokens.json")
+    env["BINGBRIDGE_REDIRECT_URI"] = "http://localhost:1/callback"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bingbridge", "auth", "login", "--no-browser", "--json"],
+        env={"PATH": "/usr/bin:/bin", **env},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    url = ""
+    while "oauth2/v2.0/authorize" not in url:
+        url = proc.stderr.readline().strip()
+    assert "code_challenge_method=S256" in url and "state=" in url
+    redirect = httpx.get(url, follow_redirects=False).headers["location"]
+    out, err = proc.communicate(redirect + "\n", timeout=30)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["connected"] is True
+
+
+def test_emulator_command_help_runs_without_starting() -> None:
+    result = CliRunner().invoke(cli, ["emulator", "--help"])
+    assert result.exit_code == 0 and "BINGBRIDGE_API_BASE_URL" in result.output

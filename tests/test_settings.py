@@ -1,0 +1,62 @@
+"""Settings: arguments over environment over TOML; missing settings name their variable; secrets stay hidden."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bingbridge.errors import ConfigurationError
+from bingbridge.settings import Secret, Settings
+
+
+def test_arguments_beat_environment_beat_toml(tmp_path: Path) -> None:
+    toml = tmp_path / "config.toml"
+    toml.write_text('client_id = "from-toml"\ncustomer_id = 1\ntenant = "contoso"\n')
+    env = {"BINGBRIDGE_CLIENT_ID": "from-env", "BINGBRIDGE_CUSTOMER_ID": "2"}
+    settings = Settings.load({"customer_id": 3}, environ=env, config_file=toml)
+    assert (settings.client_id, settings.customer_id, settings.tenant) == ("from-env", 3, "contoso")
+
+
+def test_missing_setting_names_the_environment_variable() -> None:
+    with pytest.raises(ConfigurationError, match="BINGBRIDGE_DEVELOPER_TOKEN"):
+        Settings.load(environ={}, config_file=Path("/nonexistent")).require("developer_token")
+
+
+def test_bad_values_are_explained() -> None:
+    with pytest.raises(ConfigurationError, match="environment must be production or sandbox"):
+        Settings.load(environ={"BINGBRIDGE_ENVIRONMENT": "prod"}, config_file=Path("/nonexistent"))
+    with pytest.raises(ConfigurationError, match="customer_id must be a whole number.*BINGBRIDGE_CUSTOMER_ID"):
+        Settings.load(environ={"BINGBRIDGE_CUSTOMER_ID": "abc"}, config_file=Path("/nonexistent"))
+
+
+def test_unknown_toml_keys_are_refused(tmp_path: Path) -> None:
+    toml = tmp_path / "config.toml"
+    toml.write_text('clientid = "typo"\n')
+    with pytest.raises(ConfigurationError, match="unknown keys.*clientid"):
+        Settings.load(environ={}, config_file=toml)
+
+
+def test_secrets_never_show_in_repr() -> None:
+    settings = Settings(client_secret=Secret("s3cret"), developer_token=Secret("DEV"), refresh_token=Secret("RT"))
+    text = repr(settings) + str(settings.client_secret)
+    assert "s3cret" not in text and "DEV" not in text and "RT'" not in text
+    assert settings.client_secret is not None and settings.client_secret.reveal() == "s3cret"
+
+
+def test_base_url_sends_every_service_and_oauth_to_one_place() -> None:
+    from bingbridge.api.services import SERVICES
+    from bingbridge.auth.oauth import Endpoints
+
+    settings = Settings.load({"api_base_url": "http://127.0.0.1:9/", "client_id": "c"}, environ={}, config_file=Path("/x"))
+    assert {s.rest_host(settings.environment, settings.api_base_url) for s in SERVICES.values()} == {"http://127.0.0.1:9"}
+    assert Endpoints.for_settings(settings).token == "http://127.0.0.1:9/common/oauth2/v2.0/token"
+
+
+def test_sandbox_uses_sandbox_hosts_and_scope() -> None:
+    from bingbridge.api.services import SERVICES
+    from bingbridge.auth.oauth import Endpoints
+
+    settings = Settings(environment="sandbox", client_id="c")
+    assert SERVICES["customer-management"].rest_host("sandbox") == "https://clientcenter.api.sandbox.bingads.microsoft.com"
+    assert Endpoints.for_settings(settings).scope == "https://si.ads.microsoft.com/msads.manage offline_access"
