@@ -14,10 +14,6 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
-from authlib.common.security import generate_token
-from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
-
 from bingbridge.auth.tokens import TokenSet, TokenStore, fingerprint, utcnow
 from bingbridge.errors import OAuthError
 from bingbridge.settings import Settings
@@ -54,6 +50,11 @@ class AuthorizationRequest:
 
 def start_authorization(settings: Settings, redirect_uri: str | None = None) -> AuthorizationRequest:
     """Build the consent URL with a fresh state and PKCE (S256) challenge."""
+    # Imported here: only sign-in needs Authlib, and every other command starts faster without it.
+    from authlib.common.security import generate_token
+    from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
+    from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
     client_id = settings.require("client_id")
     endpoints = Endpoints.for_settings(settings)
     redirect = redirect_uri or settings.redirect_uri

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
-import click
+# httpx imports its own command line tool (and with it rich and pygments, ~100 ms) whenever those are installed.
+# The CLI never uses it; a None entry in sys.modules is Python's documented way to refuse an import, and httpx
+# falls back to a stub. Library users are not affected: only the `bingbridge` command sets this.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+import click  # noqa: E402
 
 # name -> "module:attribute"; each module is imported only when its command runs (or for --help).
 COMMANDS = {

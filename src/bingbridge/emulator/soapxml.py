@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from functools import cache
-from typing import Annotated, Any, Literal, NamedTuple, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, NamedTuple, TypeVar, Union, get_args, get_origin
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape, quoteattr
 
@@ -34,6 +34,8 @@ GENERIC_NS = "http://schemas.datacontract.org/2004/07/System.Collections.Generic
 CUSTOMER_NS = "https://bingads.microsoft.com/Customer/v13"
 CUSTOMER_ENTITIES_NS = "https://bingads.microsoft.com/Customer/v13/Entities"
 CUSTOMER_EXCEPTION_NS = "https://bingads.microsoft.com/Customer/v13/Exception"
+
+M = TypeVar("M", bound=WireModel)
 
 _XSI_NIL = f"{{{XSI_NS}}}nil"
 _XSI_TYPE = f"{{{XSI_NS}}}type"
@@ -78,7 +80,14 @@ class _Field:
     owner: type[WireModel]  # the class that declares the field; its namespace qualifies the element
 
 
-_XS_TYPES: dict[Any, str] = {bool: "boolean", int: "int", float: "double", Decimal: "decimal", str: "string"}
+_XS_TYPES: dict[Any, str] = {
+    bool: "boolean",
+    int: "int",
+    float: "double",
+    Decimal: "decimal",
+    str: "string",
+    datetime: "dateTime",
+}
 
 
 def _shape(annotation: Any) -> _Shape:
@@ -112,6 +121,8 @@ def _owner(cls: type[WireModel], name: str) -> type[WireModel]:
 @cache
 def _fields(cls: type[WireModel]) -> tuple[_Field, ...]:
     """The fields of a model in declaration (= WSDL sequence) order, base class members first."""
+    if not cls.__pydantic_complete__:
+        cls.model_rebuild()  # WireModel defers building; until then a forward reference is left unresolved
     return tuple(
         _Field(name, info.alias or name, _shape(info.rebuild_annotation()), _owner(cls, name))
         for name, info in cls.model_fields.items()
@@ -142,7 +153,7 @@ def _item_name(shape: _Shape) -> tuple[str, str]:
     return ARRAYS_NS, shape.xs  # ArrayOflong -> <long>, ArrayOfstring -> <string>
 
 
-def _subclass_named(cls: type[WireModel], name: str) -> type[WireModel] | None:
+def _subclass_named(cls: type[M], name: str) -> type[M] | None:
     if cls.type_name() == name:
         return cls
     for sub in cls.__subclasses__():
@@ -259,7 +270,7 @@ def _read_value(element: ET.Element, shape: _Shape) -> Any:
     return text if shape.xs == "string" else text.strip()
 
 
-def element_to_model(element: ET.Element, model_cls: type[WireModel]) -> WireModel:
+def element_to_model(element: ET.Element, model_cls: type[M]) -> M:
     """Read `element` into `model_cls`, matching children by local name; empty and nil elements stay unset.
 
     An `xsi:type` attribute selects the subclass of `model_cls` with that type name.
@@ -323,11 +334,11 @@ FAULT_SHAPES: dict[str, _FaultShape] = {
     "AdApiFaultDetail": _FaultShape(
         ADAPI_NS, ADAPI_NS, "Errors", "AdApiError", ("Code", "Detail", "ErrorCode", "Message")
     ),
-    # Customer Management (and Billing): element in the service namespace, type in Customer/v13/Exception.
+    # Customer Management and Customer Billing: element in the service namespace, type in Customer/v13/Exception.
     "ApiFault": _FaultShape(
         None, CUSTOMER_EXCEPTION_NS, "OperationErrors", "OperationError", ("Code", "Details", "Message")
     ),
-    # Campaign Management and Reporting, operation errors only.
+    # Campaign Management, Bulk, Reporting and Ad Insight; operation errors only (BatchErrors is left out).
     "ApiFaultDetail": _FaultShape(
         None, None, "OperationErrors", "OperationError", ("Code", "Details", "ErrorCode", "Message")
     ),
@@ -363,8 +374,9 @@ def soap_fault(
 ) -> bytes:
     """A fault envelope (reference 4.2): faultcode s:Server, Microsoft's faultstring, one detail element.
 
-    `kind` names the detail type: AdApiFaultDetail (adapi; auth, throttling), ApiFault (Customer Management)
-    or ApiFaultDetail (Campaign Management, Reporting). Errors are FaultError or (code, error_code, message).
+    `kind` names the detail type: AdApiFaultDetail (adapi; auth, throttling, any service), ApiFault (Customer
+    Management, Customer Billing) or ApiFaultDetail (the other services). Errors are FaultError items or
+    (code, error_code, message) tuples.
     """
     detail = _fault_detail(service_namespace, kind, [FaultError(*error) for error in errors], tracking_id)
     fault = (
@@ -381,6 +393,7 @@ def parse_request(body: bytes) -> tuple[str, ET.Element, dict[str, str]]:
     Empty or nil headers are left out, as the SDK leaves out headers it has no value for.
     """
     try:
+        # Safe for untrusted input: ElementTree never fetches external entities and expat caps entity expansion.
         root = ET.fromstring(body)
     except ET.ParseError as exc:
         raise SoapXmlError(f"request is not XML: {exc}") from None

@@ -63,7 +63,8 @@ Flags = Annotated[list[str], BeforeValidator(_flags_in), PlainSerializer(_flags_
 class WireModel(BaseModel):
     """Base of every Microsoft data object: snake_case in Python, PascalCase on the wire."""
 
-    model_config = ConfigDict(alias_generator=to_pascal, populate_by_name=True, extra="ignore")
+    # defer_build: a model's validator is built on first use, so a command pays only for the models it touches.
+    model_config = ConfigDict(alias_generator=to_pascal, populate_by_name=True, extra="ignore", defer_build=True)
 
     # The SOAP element/type name when it differs from the class name.
     wire_name: ClassVar[str | None] = None
