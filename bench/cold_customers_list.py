@@ -19,6 +19,7 @@ import httpx
 
 from bingbridge.emulator.server import start_in_thread
 
+
 def msads_script(url: str, access_token: str) -> str:
     """The msads program: import the SDK, give it the token, call GetCustomersInfo, print the names."""
     return f"""

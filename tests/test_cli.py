@@ -53,7 +53,11 @@ def env(bingads_settings: Settings) -> dict[str, str]:
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """Run the real console entry point in a fresh process, as a user would."""
     return subprocess.run(
-        [sys.executable, "-m", "bingbridge", *args], env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", **env}, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "bingbridge", *args],
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -81,7 +85,21 @@ def test_api_error_is_actionable_and_has_no_traceback(env: dict[str, str]) -> No
 
 
 def test_bad_input_exit_code_2_names_field(env: dict[str, str]) -> None:
-    result = run(env, "users", "invite", "--first-name", "A", "--last-name", "B", "--email", "nope", "--role-id", "100", "--customer-id", "1")
+    result = run(
+        env,
+        "users",
+        "invite",
+        "--first-name",
+        "A",
+        "--last-name",
+        "B",
+        "--email",
+        "nope",
+        "--role-id",
+        "100",
+        "--customer-id",
+        "1",
+    )
     assert result.returncode == 2
     assert "email: is not an e-mail address" in result.stderr and "nothing was sent" in result.stderr
 

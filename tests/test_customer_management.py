@@ -33,7 +33,9 @@ def test_get_customers_info_filters_by_name_prefix_and_top_n(client: BingAdsClie
     assert len(client.customer_management.get_customers_info(top_n=1)) == 1
 
 
-def test_get_customer_of_another_agency_is_refused_with_106(client: BingAdsClient, bingads_emulator: RunningEmulator) -> None:
+def test_get_customer_of_another_agency_is_refused_with_106(
+    client: BingAdsClient, bingads_emulator: RunningEmulator
+) -> None:
     stranger = list(bingads_emulator.state.world.customers)[-1]
     with pytest.raises(PermissionDeniedError) as raised:
         client.customer_management.get_customer(stranger)
@@ -101,7 +103,7 @@ def test_search_accounts_bad_predicates_fail_before_any_call(
 
 
 def test_search_accounts_page_size_over_1000_is_rejected(client: BingAdsClient) -> None:
-    with pytest.raises(ValidationError, match="page_info.size: must be between 1 and 1000"):
+    with pytest.raises(ValidationError, match=r"page_info\.size: must be between 1 and 1000"):
         client.customer_management.search_accounts(cm.account_predicates(name="Contoso"), page=Paging(size=1001))
 
 
@@ -132,7 +134,11 @@ def test_search_client_links_refuses_forbidden_combinations(client: BingAdsClien
 def test_add_client_links_reports_each_link(client: BingAdsClient, bingads_emulator: RunningEmulator) -> None:
     home = home_customer(client)
     world = bingads_emulator.state.world
-    free_account = next(a.id for a in world.accounts.values() if "Proseware" in (a.name or "") or a.parent_customer_id == list(world.customers)[-1])
+    free_account = next(
+        a.id
+        for a in world.accounts.values()
+        if "Proseware" in (a.name or "") or a.parent_customer_id == list(world.customers)[-1]
+    )
     linked = next(link.client_entity_id for link in world.client_links if link.status == "Active")
     results = client.customer_management.add_client_links(
         [
@@ -156,7 +162,10 @@ def test_add_client_links_reports_each_link(client: BingAdsClient, bingads_emula
     [
         (ClientLink(client_entity_id=1, managing_customer_id=2, name="x" * 41), "client_links[0].name"),
         (ClientLink(managing_customer_id=2), "client_links[0].client_entity_id"),
-        (ClientLink(client_entity_id=1, client_entity_number="F1", managing_customer_id=2), "client_links[0].client_entity_id"),
+        (
+            ClientLink(client_entity_id=1, client_entity_number="F1", managing_customer_id=2),
+            "client_links[0].client_entity_id",
+        ),
         (
             ClientLink(client_entity_id=1, managing_customer_id=2, customer_link_permission="Standard"),
             "client_links[0].customer_link_permission",
@@ -183,13 +192,22 @@ def test_customer_link_with_permission_is_allowed(client: BingAdsClient, bingads
     home = home_customer(client)
     other = list(bingads_emulator.state.world.customers)[-1]
     [result] = client.customer_management.add_client_links(
-        [ClientLink(type="CustomerLink", client_entity_id=other, managing_customer_id=home, customer_link_permission="Administrative")]
+        [
+            ClientLink(
+                type="CustomerLink",
+                client_entity_id=other,
+                managing_customer_id=home,
+                customer_link_permission="Administrative",
+            )
+        ]
     )
     assert result.ok
     assert bingads_emulator.state.world.client_links[-1].customer_link_permission == "Administrative"
 
 
-def test_send_user_invitation_defaults_lcid_and_is_stored(client: BingAdsClient, bingads_emulator: RunningEmulator) -> None:
+def test_send_user_invitation_defaults_lcid_and_is_stored(
+    client: BingAdsClient, bingads_emulator: RunningEmulator
+) -> None:
     home = home_customer(client)
     invitation_id = client.customer_management.send_user_invitation(
         UserInvitation(first_name="Grace", last_name="Hopper", email="grace@example.com", customer_id=home, role_id=100)
@@ -208,7 +226,9 @@ def test_send_user_invitation_defaults_lcid_and_is_stored(client: BingAdsClient,
         ({"customer_id": None}, "customer_id"),
     ],
 )
-def test_send_user_invitation_bad_input(client: BingAdsClient, recorder: Recorder, changes: dict[str, object], field: str) -> None:
+def test_send_user_invitation_bad_input(
+    client: BingAdsClient, recorder: Recorder, changes: dict[str, object], field: str
+) -> None:
     base = {"first_name": "Grace", "last_name": "Hopper", "email": "g@example.com", "customer_id": 1, "role_id": 100}
     with pytest.raises(ValidationError) as raised:
         client.customer_management.send_user_invitation(UserInvitation(**{**base, **changes}))

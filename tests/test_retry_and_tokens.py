@@ -60,7 +60,9 @@ def test_expired_access_token_is_refreshed_once_and_the_rotation_persisted(
     assert stat.S_IMODE(os.stat(bingads_settings.token_file).st_mode) == 0o600
 
 
-def test_109_that_persists_after_one_refresh_surfaces(bingads_emulator: RunningEmulator, bingads_settings: Settings) -> None:
+def test_109_that_persists_after_one_refresh_surfaces(
+    bingads_emulator: RunningEmulator, bingads_settings: Settings
+) -> None:
     bingads_emulator.config.access_token_ttl = -1  # every token is born expired
     with BingAdsClient(bingads_settings, token_store=MemoryTokenStore()) as client:
         client.tokens.needs_refresh = lambda: client.tokens.tokens is None  # type: ignore[method-assign]
@@ -70,7 +72,9 @@ def test_109_that_persists_after_one_refresh_surfaces(bingads_emulator: RunningE
     assert "auth login" in (raised.value.hint or "")
 
 
-def test_server_errors_back_off_then_succeed(client: BingAdsClient, bingads_emulator: RunningEmulator, sleeps: list[float]) -> None:
+def test_server_errors_back_off_then_succeed(
+    client: BingAdsClient, bingads_emulator: RunningEmulator, sleeps: list[float]
+) -> None:
     client.customer_management.get_user()
     bingads_emulator.config.error_rate = 1.0
 
@@ -84,13 +88,18 @@ def test_server_errors_back_off_then_succeed(client: BingAdsClient, bingads_emul
     assert len(sleeps) == 3 and all(0 <= s <= 4 for s in sleeps)
 
 
-def test_bad_developer_token_is_105_and_not_retried(bingads_emulator: RunningEmulator, bingads_settings: Settings) -> None:
+def test_bad_developer_token_is_105_and_not_retried(
+    bingads_emulator: RunningEmulator, bingads_settings: Settings
+) -> None:
     recorder = Recorder()
     settings = bingads_settings.with_overrides(developer_token="WRONG")
     http = httpx.Client(event_hooks={"request": [recorder]})
-    with http, BingAdsClient(settings, token_store=MemoryTokenStore(), http=http) as c:
-        with pytest.raises(AuthenticationError) as raised:
-            c.customer_management.get_user()
+    with (
+        http,
+        BingAdsClient(settings, token_store=MemoryTokenStore(), http=http) as c,
+        pytest.raises(AuthenticationError) as raised,
+    ):
+        c.customer_management.get_user()
     assert raised.value.codes == [105]
     assert len(recorder.api_calls()) == 1
 
@@ -124,7 +133,9 @@ def test_invalid_client_secret_is_an_oauth_error_naming_the_secret(bingads_setti
     assert "BINGBRIDGE_CLIENT_SECRET" in (raised.value.hint or "")
 
 
-def test_a_new_refresh_token_in_settings_replaces_the_stored_chain(bingads_emulator: RunningEmulator, bingads_settings: Settings) -> None:
+def test_a_new_refresh_token_in_settings_replaces_the_stored_chain(
+    bingads_emulator: RunningEmulator, bingads_settings: Settings
+) -> None:
     store = MemoryTokenStore()
     with BingAdsClient(bingads_settings, token_store=store) as c:
         c.customer_management.get_user()
@@ -170,7 +181,12 @@ def test_next_step_per_code(status: int, code: int, expected: float | None) -> N
 
 
 def test_error_string_starts_with_tracking_id() -> None:
-    error = classify(operation="GetUser", status=400, tracking_id="abc", errors=[ErrorDetail(3030, message="bad", field_path="Predicates[0]")])
+    error = classify(
+        operation="GetUser",
+        status=400,
+        tracking_id="abc",
+        errors=[ErrorDetail(3030, message="bad", field_path="Predicates[0]")],
+    )
     assert isinstance(error, ApiError)
     assert str(error) == "TrackingId abc: GetUser failed (HTTP 400): 3030 (field Predicates[0]): bad"
 

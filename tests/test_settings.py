@@ -26,14 +26,14 @@ def test_missing_setting_names_the_environment_variable() -> None:
 def test_bad_values_are_explained() -> None:
     with pytest.raises(ConfigurationError, match="environment must be production or sandbox"):
         Settings.load(environ={"BINGBRIDGE_ENVIRONMENT": "prod"}, config_file=Path("/nonexistent"))
-    with pytest.raises(ConfigurationError, match="customer_id must be a whole number.*BINGBRIDGE_CUSTOMER_ID"):
+    with pytest.raises(ConfigurationError, match=r"customer_id must be a whole number.*BINGBRIDGE_CUSTOMER_ID"):
         Settings.load(environ={"BINGBRIDGE_CUSTOMER_ID": "abc"}, config_file=Path("/nonexistent"))
 
 
 def test_unknown_toml_keys_are_refused(tmp_path: Path) -> None:
     toml = tmp_path / "config.toml"
     toml.write_text('clientid = "typo"\n')
-    with pytest.raises(ConfigurationError, match="unknown keys.*clientid"):
+    with pytest.raises(ConfigurationError, match=r"unknown keys.*clientid"):
         Settings.load(environ={}, config_file=toml)
 
 
@@ -48,8 +48,12 @@ def test_base_url_sends_every_service_and_oauth_to_one_place() -> None:
     from bingbridge.api.services import SERVICES
     from bingbridge.auth.oauth import Endpoints
 
-    settings = Settings.load({"api_base_url": "http://127.0.0.1:9/", "client_id": "c"}, environ={}, config_file=Path("/x"))
-    assert {s.rest_host(settings.environment, settings.api_base_url) for s in SERVICES.values()} == {"http://127.0.0.1:9"}
+    settings = Settings.load(
+        {"api_base_url": "http://127.0.0.1:9/", "client_id": "c"}, environ={}, config_file=Path("/x")
+    )
+    assert {s.rest_host(settings.environment, settings.api_base_url) for s in SERVICES.values()} == {
+        "http://127.0.0.1:9"
+    }
     assert Endpoints.for_settings(settings).token == "http://127.0.0.1:9/common/oauth2/v2.0/token"
 
 
@@ -58,5 +62,7 @@ def test_sandbox_uses_sandbox_hosts_and_scope() -> None:
     from bingbridge.auth.oauth import Endpoints
 
     settings = Settings(environment="sandbox", client_id="c")
-    assert SERVICES["customer-management"].rest_host("sandbox") == "https://clientcenter.api.sandbox.bingads.microsoft.com"
+    assert (
+        SERVICES["customer-management"].rest_host("sandbox") == "https://clientcenter.api.sandbox.bingads.microsoft.com"
+    )
     assert Endpoints.for_settings(settings).scope == "https://si.ads.microsoft.com/msads.manage offline_access"

@@ -17,7 +17,8 @@ from starlette.routing import Route
 
 from bingbridge.api.customer_management import OPERATIONS as CUSTOMER_OPERATIONS
 from bingbridge.api.operations import Operation
-from bingbridge.emulator import faults, oauth
+from bingbridge.api.services import SERVICES
+from bingbridge.emulator import faults, oauth, soapxml
 from bingbridge.emulator.customer_management import HANDLERS as CUSTOMER_HANDLERS
 from bingbridge.emulator.customer_management import Caller
 from bingbridge.emulator.state import EmulatorConfig, EmulatorState
@@ -95,6 +96,37 @@ def rest_endpoint(op: Operation[Any, Any]) -> Any:
     return endpoint
 
 
+_CUSTOMER_OPERATIONS_BY_NAME = {op.name: op for op in CUSTOMER_OPERATIONS}
+
+
+async def customer_management_soap(request: Request) -> Response:
+    """Customer Management over SOAP 1.1: the same handlers, XML in and out, faults as SOAP faults (HTTP 500)."""
+    state: EmulatorState = request.app.state.emulator
+    namespace = SERVICES["customer-management"].namespace
+    tracking_id = str(uuid.uuid4())
+    if state.config.latency_ms:
+        await asyncio.sleep(state.config.latency_ms / 1000)
+    try:
+        try:
+            name, element, headers = soapxml.parse_request(await request.body())
+        except soapxml.SoapXmlError as exc:
+            raise faults.Fault("AdApiFaultDetail", [(201, "ApiInputValidationError", str(exc))]) from None
+        op = _CUSTOMER_OPERATIONS_BY_NAME.get(name)
+        if op is None:
+            raise faults.Fault("AdApiFaultDetail", [(204, "OperationNotSupported", f"{name} is not supported.")])
+        caller = caller_for(state, dict(headers))
+        try:
+            body = soapxml.element_to_model(element, op.request)
+        except PydanticValidationError as exc:
+            raise faults.Fault("AdApiFaultDetail", [(201, "ApiInputValidationError", _describe(exc))]) from None
+        result = CUSTOMER_HANDLERS[name](state, caller, body)
+    except faults.Fault as fault:
+        xml = soapxml.soap_fault(namespace, fault.kind, fault.errors, tracking_id)
+        return Response(xml, status_code=500, media_type="text/xml; charset=utf-8")
+    xml = soapxml.soap_response(namespace, name, result, tracking_id)
+    return Response(xml, media_type="text/xml; charset=utf-8")
+
+
 def _describe(exc: Exception) -> str:
     if isinstance(exc, PydanticValidationError):
         first = exc.errors()[0]
@@ -157,6 +189,7 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
         Route("/_emulator/expire-access-tokens", expire_access_tokens, methods=["POST"]),
     ]
     routes += [Route(op.path, rest_endpoint(op), methods=[op.method]) for op in CUSTOMER_OPERATIONS]
+    routes.append(Route(SERVICES["customer-management"].soap_path, customer_management_soap, methods=["POST"]))
     app = Starlette(routes=routes)
     app.state.emulator = EmulatorState(config or EmulatorConfig())
     return app

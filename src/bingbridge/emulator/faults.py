@@ -7,6 +7,10 @@ expired-token answer was observed), 403 for 106, 500 for InternalError and 400 f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
+
+# The ApplicationFault Type discriminator.
+FaultKind = Literal["AdApiFaultDetail", "ApiFault", "ApiFaultDetail"]
 
 # Customer Management errors have no symbolic code; Campaign/Reporting and AdApi errors do.
 MESSAGES: dict[int, tuple[str, str]] = {
@@ -26,14 +30,15 @@ MESSAGES: dict[int, tuple[str, str]] = {
         "Please reduce the number of calls that you make per minute.",
     ),
     201: ("ApiInputValidationError", "The request message is not valid."),
+    204: ("OperationNotSupported", "The operation is not supported."),
 }
 
 
 @dataclass
 class Fault(Exception):
-    """A fault to answer with. `kind` is the ApplicationFault Type discriminator."""
+    """A fault to answer with, in REST (JSON) or SOAP form."""
 
-    kind: str  # AdApiFaultDetail | ApiFault | ApiFaultDetail
+    kind: FaultKind
     errors: list[tuple[int, str | None, str]] = field(default_factory=list)
 
     @property
