@@ -156,3 +156,33 @@ def test_login_without_browser_reads_the_pasted_redirect(
 def test_emulator_command_help_runs_without_starting() -> None:
     result = CliRunner().invoke(cli, ["emulator", "--help"])
     assert result.exit_code == 0 and "BINGBRIDGE_API_BASE_URL" in result.output
+
+
+def test_auth_status_warns_about_an_idle_refresh_token(env: dict[str, str]) -> None:
+    from datetime import timedelta
+
+    from bingbridge.auth.tokens import FileTokenStore, TokenSet, utcnow
+
+    store = FileTokenStore(Path(env["BINGBRIDGE_TOKEN_FILE"]))
+    store.save(
+        f"production:{env['BINGBRIDGE_CLIENT_ID']}",
+        TokenSet(
+            access_token="a",
+            refresh_token="r",
+            expires_at=utcnow() - timedelta(days=70),
+            refresh_token_used_at=utcnow() - timedelta(days=70),
+            user_name="ada@example.com",
+        ),
+    )
+    env = {k: v for k, v in env.items() if k != "BINGBRIDGE_REFRESH_TOKEN"}
+    result = run(env, "auth", "status")
+    assert result.returncode == 0, result.stderr
+    assert "has not been used for 70 days" in result.stderr
+    assert "ada@example.com" in result.stdout
+
+
+def test_unreachable_api_is_a_clear_error(env: dict[str, str]) -> None:
+    unreachable = {**env, "BINGBRIDGE_API_BASE_URL": "http://127.0.0.1:9", "BINGBRIDGE_MAX_RETRIES": "0"}
+    result = run(unreachable, "customers", "list")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "ConnectError" in result.stderr and "BINGBRIDGE_API_BASE_URL" in result.stderr

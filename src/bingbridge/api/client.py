@@ -306,6 +306,25 @@ class AsyncBingAdsClient(_ClientBase):
             account_id,
         )
 
+    async def raw_soap(
+        self,
+        service: str,
+        action: str,
+        body_xml: str,
+        *,
+        customer_id: int | None = _UNSET,
+        account_id: int | None = _UNSET,
+    ) -> SoapReply:
+        svc = get_service(service)
+        url = self._soap_url(service)
+        return await self._send(
+            action,
+            lambda ctx: soap_request(svc, url, action, body_xml, ctx),
+            lambda response: read_soap_reply(action, response),
+            customer_id,
+            account_id,
+        )
+
     async def _send(
         self,
         operation: str,

@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import httpx
+
 from bingbridge.errors import ApiError, BingBridgeError, ConfigurationError, OAuthError
 
 if TYPE_CHECKING:
@@ -54,8 +56,8 @@ def check_connection(client: BingAdsClient) -> ConnectionReport:
         return ConnectionReport(False, failed=_oauth_failure(exc), message=f"{exc} — {exc.hint}")
     except ConfigurationError as exc:
         return ConnectionReport(False, failed="configuration", message=str(exc))
-    except BingBridgeError as exc:
-        return ConnectionReport(False, failed="network", message=str(exc))
+    except (BingBridgeError, httpx.TransportError) as exc:
+        return ConnectionReport(False, failed="network", message=f"cannot reach the token endpoint: {exc}")
     token_ms = (time.perf_counter() - started) * 1000
     started = time.perf_counter()
     try:

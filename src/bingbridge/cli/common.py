@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+import httpx
 
 from bingbridge.errors import ApiError, BingBridgeError, ValidationError
 
@@ -116,11 +117,18 @@ def report_errors(func: F) -> F:
             lines = [f"code {e}" for e in exc.errors]
             if exc.tracking_id:
                 lines.append(f"TrackingId: {exc.tracking_id}")
-            fail(f"{exc.operation} failed (HTTP {exc.status})", exc.hint, details=lines, code=1)
+            hint = exc.hint
+            if exc.status is None:
+                hint = "Microsoft could not be reached; check the network and BINGBRIDGE_API_BASE_URL."
+            fail(str(exc), hint, details=lines, code=1)
         except BingBridgeError as exc:
             fail(str(exc), exc.hint, code=2)
-        except OSError as exc:
-            fail(str(exc), None, code=1)
+        except (OSError, httpx.TransportError) as exc:
+            fail(f"{type(exc).__name__}: {exc}", "Check the network and BINGBRIDGE_API_BASE_URL.", code=1)
+        except (click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # the promise is: never a traceback
+            fail(f"unexpected {type(exc).__name__}: {exc}", "This is a bug in bingbridge; please report it.", code=70)
 
     return wrapper  # type: ignore[return-value]
 
