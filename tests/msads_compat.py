@@ -17,9 +17,7 @@ from pydantic import ValidationError
 
 # msads' Flag enums (e.g. AccountAdditionalField) use pydantic v1's `__get_validators__`; pydantic warns once per
 # model class when msads' models are built, i.e. at import time. Test modules that import msads filter exactly this.
-MSADS_IMPORT_WARNING = (
-    "ignore:`__get_validators__` is deprecated:pydantic.warnings.PydanticDeprecatedSince20"
-)
+MSADS_IMPORT_WARNING = "ignore:`__get_validators__` is deprecated:pydantic.warnings.PydanticDeprecatedSince20"
 
 _CAMEL_1 = re.compile(r"(.)([A-Z][a-z]+)")
 _CAMEL_2 = re.compile(r"([a-z0-9])([A-Z])")
@@ -60,8 +58,11 @@ def assert_accepted_by_msads(model_name: str, body: dict[str, Any], package: str
       is not significant on the wire. msads' multi-value parser starts from its `NONE` member, which is `auto()`
       (1, not 0), so it adds a spurious `None` to any two-or-more value set; that `None` is ignored unless we
       sent it.
-    - A key msads writes as null that we left out is ignored: `from_dict` passes every known field explicitly,
-      so `to_dict()` writes null for all of them, and null means "not given" in Microsoft's JSON.
+    - null and an absent key are the same: null means "not given" in Microsoft's JSON, and msads mixes the two
+      (an object read by its `from_dict` gets every known field set explicitly, so `to_dict()` writes null for
+      all of them, while objects msads validates directly, such as the OperationErrors inside
+      `AddClientLinksResponse.PartialErrors`, lose their nulls). A null item of a list is not a key: where
+      msads drops it (its `to_dict` skips null objects in lists), the length differs and that fails.
 
     Everything else is strict: same keys, same JSON types (`1` is not `"1"`, `True` is not `1`), same values.
     """
@@ -73,7 +74,7 @@ def assert_accepted_by_msads(model_name: str, body: dict[str, Any], package: str
             f"msads {package}.{model_name} rejects the body: {_describe(model, body, exc)}\nbody: {body!r}"
         ) from None
     problems: list[str] = []
-    _compare(body, parsed.to_dict(), model_name, problems)
+    _compare(body, parsed.to_dict(), "", problems)
     assert not problems, (
         f"msads {package}.{model_name} does not read the body back as sent:\n  "
         + "\n  ".join(problems)
@@ -106,26 +107,34 @@ def _flag_names(value: str) -> set[str]:
     return {name.strip() for name in value.split(",") if name.strip()}
 
 
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
 def _compare(ours: Any, theirs: Any, path: str, problems: list[str]) -> None:
+    """Walk both structures together, noting each difference with its key path (`path` is "" at the top)."""
+    where = path or "<body>"
     if isinstance(theirs, dict):
         if not isinstance(ours, dict):
-            problems.append(f"{path}: we sent {type(ours).__name__} {ours!r}, msads reads an object")
+            problems.append(f"{where}: we sent {type(ours).__name__} {ours!r}, msads reads an object")
             return
         for key, value in ours.items():
+            if key not in theirs and value is None:
+                continue
             if key not in theirs:
-                problems.append(f"{path}.{key}: msads does not know this key and drops it (we sent {value!r})")
+                problems.append(f"{_join(path, key)}: msads does not know this key and drops it (we sent {value!r})")
             else:
-                _compare(value, theirs[key], f"{path}.{key}", problems)
+                _compare(value, theirs[key], _join(path, key), problems)
         for key, value in theirs.items():
             if key not in ours and value is not None:
-                problems.append(f"{path}.{key}: msads adds {value!r}, which we did not send")
+                problems.append(f"{_join(path, key)}: msads adds {value!r}, which we did not send")
         return
     if isinstance(theirs, list):
         if not isinstance(ours, list):
-            problems.append(f"{path}: we sent {type(ours).__name__} {ours!r}, msads reads a list")
+            problems.append(f"{where}: we sent {type(ours).__name__} {ours!r}, msads reads a list")
             return
         if len(ours) != len(theirs):
-            problems.append(f"{path}: we sent {len(ours)} items, msads keeps {len(theirs)}: {theirs!r}")
+            problems.append(f"{where}: we sent {len(ours)} items, msads keeps {len(theirs)}: {theirs!r}")
             return
         for i, (mine, its) in enumerate(zip(ours, theirs, strict=True)):
             _compare(mine, its, f"{path}[{i}]", problems)
@@ -136,7 +145,7 @@ def _compare(ours: Any, theirs: Any, path: str, problems: list[str]) -> None:
         if mine is not None and "None" not in mine and len(its) > 1:
             its.discard("None")
         if mine != its:
-            problems.append(f"{path}: we sent {ours!r}, msads reads the flags {sorted(its)}")
+            problems.append(f"{where}: we sent {ours!r}, msads reads the flags {sorted(its)}")
         return
     if isinstance(theirs, enum.Enum):
         theirs = theirs.value
@@ -146,9 +155,9 @@ def _compare(ours: Any, theirs: Any, path: str, problems: list[str]) -> None:
         except ValueError:
             when = None
         if when != theirs:
-            problems.append(f"{path}: we sent {ours!r}, msads reads the time {theirs.isoformat()}")
+            problems.append(f"{where}: we sent {ours!r}, msads reads the time {theirs.isoformat()}")
         return
     if type(ours) is not type(theirs) or ours != theirs:
         problems.append(
-            f"{path}: we sent {type(ours).__name__} {ours!r}, msads reads {type(theirs).__name__} {theirs!r}"
+            f"{where}: we sent {type(ours).__name__} {ours!r}, msads reads {type(theirs).__name__} {theirs!r}"
         )

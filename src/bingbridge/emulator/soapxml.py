@@ -46,10 +46,16 @@ TYPE_NAMESPACES: dict[str, str] = {
     "bingbridge.api.models.customer": CUSTOMER_ENTITIES_NS,
     "bingbridge.api.models.customer.OperationError": CUSTOMER_EXCEPTION_NS,
     "bingbridge.api.models.base.KeyValuePairOfstringstring": GENERIC_NS,
+    "bingbridge.api.models.base.KeyValuePairOfstringbase64Binary": GENERIC_NS,
 }
 
 # Types whose members are required (minOccurs=1) in the WSDL: an unset member is written as i:nil="true".
-NIL_WHEN_UNSET: frozenset[str] = frozenset({"bingbridge.api.models.base.KeyValuePairOfstringstring"})
+NIL_WHEN_UNSET: frozenset[str] = frozenset(
+    {
+        "bingbridge.api.models.base.KeyValuePairOfstringstring",
+        "bingbridge.api.models.base.KeyValuePairOfstringbase64Binary",
+    }
+)
 
 FAULT_STRING = "Invalid client data. Check the SOAP fault details for more information. TrackingId: {}."
 

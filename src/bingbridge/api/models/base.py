@@ -10,7 +10,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, PrivateAttr
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, PrivateAttr
 from pydantic.alias_generators import to_pascal
 
 
@@ -88,10 +88,24 @@ class WireModel(BaseModel):
         return cls.model_validate(data)
 
 
-class KeyValuePairOfstringstring(WireModel):
-    """A ForwardCompatibilityMap entry; its wire names are lower case."""
+# Key/value pairs are `Key`/`Value` in REST JSON but `key`/`value` in SOAP (the SOAP writer uses field names).
+_KEY = Field(default=None, serialization_alias="Key", validation_alias=AliasChoices("Key", "key"))
+_VALUE = Field(default=None, serialization_alias="Value", validation_alias=AliasChoices("Value", "value"))
 
-    key: str | None = None
-    value: str | None = None
+
+class KeyValuePairOfstringstring(WireModel):
+    """A ForwardCompatibilityMap or TaxInformation entry."""
 
     model_config = ConfigDict(alias_generator=None)
+
+    key: str | None = _KEY
+    value: str | None = _VALUE
+
+
+class KeyValuePairOfstringbase64Binary(WireModel):
+    """A tax certificate: a name and base64 content."""
+
+    model_config = ConfigDict(alias_generator=None)
+
+    key: str | None = _KEY
+    value: str | None = _VALUE

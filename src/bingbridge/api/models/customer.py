@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from bingbridge.api.models.base import Flags, KeyValuePairOfstringstring, LongId, WireDateTime, WireModel
+from bingbridge.api.models.base import (
+    Flags,
+    KeyValuePairOfstringbase64Binary,
+    KeyValuePairOfstringstring,
+    LongId,
+    WireDateTime,
+    WireModel,
+)
 
 ClientLinkType = Literal["AccountLink", "CustomerLink"]
 ClientLinkStatus = Literal[
@@ -43,6 +50,12 @@ class Address(WireModel):
     state_or_province: str | None = None
     time_stamp: str | None = None
     business_name: str | None = None
+
+
+class AccountTaxCertificate(WireModel):
+    tax_certificate_blob_container_name: str | None = None
+    tax_certificates: list[KeyValuePairOfstringbase64Binary] | None = None
+    status: str | None = None
 
 
 class ClientLink(WireModel):
@@ -114,6 +127,7 @@ class AdvertiserAccount(WireModel):
     business_address: Address | None = None
     auto_tag_type: Literal["Inactive", "Preserve", "Replace"] | None = None
     sold_to_payment_instrument_id: LongId | None = None
+    tax_certificate: AccountTaxCertificate | None = None
     account_mode: str | None = None
     parent_customer_number: str | None = None
 
