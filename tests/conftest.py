@@ -26,6 +26,22 @@ class Recorder:
         return [r for r in self.requests if "/oauth2/" not in r.url.path]
 
 
+def cli_env(settings: Settings) -> dict[str, str]:
+    """The environment a user would set to point the `bingbridge` command at the emulator."""
+    assert settings.client_secret and settings.developer_token and settings.refresh_token
+    return {
+        "PATH": "/usr/bin:/bin",
+        "COLUMNS": "200",
+        "BINGBRIDGE_CLIENT_ID": settings.client_id or "",
+        "BINGBRIDGE_CLIENT_SECRET": settings.client_secret.reveal(),
+        "BINGBRIDGE_DEVELOPER_TOKEN": settings.developer_token.reveal(),
+        "BINGBRIDGE_REFRESH_TOKEN": settings.refresh_token.reveal(),
+        "BINGBRIDGE_API_BASE_URL": settings.api_base_url or "",
+        "BINGBRIDGE_TOKEN_FILE": str(settings.token_file),
+        "BINGBRIDGE_CONFIG": "/nonexistent/config.toml",
+    }
+
+
 @pytest.fixture
 def recorder() -> Recorder:
     return Recorder()

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from bingbridge.cli import COMMANDS, cli
 from bingbridge.emulator.server import RunningEmulator
 from bingbridge.settings import Settings
+from tests.conftest import cli_env
 
 
 def all_commands() -> list[tuple[str, click.Command]]:
@@ -38,23 +39,14 @@ def test_every_command_has_help_with_an_example(name: str, command: click.Comman
 
 @pytest.fixture
 def env(bingads_settings: Settings) -> dict[str, str]:
-    assert bingads_settings.client_secret and bingads_settings.developer_token and bingads_settings.refresh_token
-    return {
-        "BINGBRIDGE_CLIENT_ID": bingads_settings.client_id or "",
-        "BINGBRIDGE_CLIENT_SECRET": bingads_settings.client_secret.reveal(),
-        "BINGBRIDGE_DEVELOPER_TOKEN": bingads_settings.developer_token.reveal(),
-        "BINGBRIDGE_REFRESH_TOKEN": bingads_settings.refresh_token.reveal(),
-        "BINGBRIDGE_API_BASE_URL": bingads_settings.api_base_url or "",
-        "BINGBRIDGE_TOKEN_FILE": str(bingads_settings.token_file),
-        "BINGBRIDGE_CONFIG": "/nonexistent/config.toml",
-    }
+    return cli_env(bingads_settings)
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """Run the real console entry point in a fresh process, as a user would."""
     return subprocess.run(
         [sys.executable, "-m", "bingbridge", *args],
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", **env},
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
@@ -136,7 +128,7 @@ def test_login_without_browser_reads_the_pasted_redirect(
     env["BINGBRIDGE_REDIRECT_URI"] = "http://localhost:1/callback"
     proc = subprocess.Popen(
         [sys.executable, "-m", "bingbridge", "auth", "login", "--no-browser", "--json"],
-        env={"PATH": "/usr/bin:/bin", **env},
+        env=env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

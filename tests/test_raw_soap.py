@@ -14,6 +14,7 @@ from bingbridge.auth.tokens import MemoryTokenStore
 from bingbridge.emulator.server import RunningEmulator
 from bingbridge.errors import AuthenticationError, PermissionDeniedError
 from bingbridge.settings import Settings
+from tests.conftest import cli_env
 from tests.soap_schema import validate_envelope
 
 CM = "https://bingads.microsoft.com/Customer/v13"
@@ -143,16 +144,7 @@ def test_campaign_envelope_carries_customer_and_account_headers() -> None:
 
 
 def test_cli_raw_soap_prints_the_sunset_notice(bingads_settings: Settings) -> None:
-    assert bingads_settings.client_secret and bingads_settings.developer_token and bingads_settings.refresh_token
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "BINGBRIDGE_CLIENT_ID": bingads_settings.client_id or "",
-        "BINGBRIDGE_CLIENT_SECRET": bingads_settings.client_secret.reveal(),
-        "BINGBRIDGE_DEVELOPER_TOKEN": bingads_settings.developer_token.reveal(),
-        "BINGBRIDGE_REFRESH_TOKEN": bingads_settings.refresh_token.reveal(),
-        "BINGBRIDGE_API_BASE_URL": bingads_settings.api_base_url or "",
-        "BINGBRIDGE_TOKEN_FILE": str(bingads_settings.token_file),
-    }
+    env = cli_env(bingads_settings)
     result = subprocess.run(
         [sys.executable, "-m", "bingbridge", "raw", "soap", "--action", "GetUser", "--body", "-"],
         input=f'<GetUserRequest xmlns="{CM}"/>',

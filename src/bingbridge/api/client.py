@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 
@@ -42,6 +42,15 @@ class RawReply:
     status: int
     body: Any
     tracking_id: str | None
+
+
+@dataclass(frozen=True)
+class Exchange(Generic[T]):
+    """One call, ready to send: its name for errors, how to build the request, how to read the answer."""
+
+    operation: str
+    build: Callable[[CallContext], httpx.Request]
+    read: Callable[[httpx.Response], T]
 
 
 def _transport_error(operation: str, exc: httpx.TransportError) -> RetriableError:
@@ -80,8 +89,10 @@ class _ClientBase:
             options["verify"] = False
         return options
 
-    @staticmethod
-    def _read_rest(op: Operation[Req, Resp]) -> Callable[[httpx.Response], Resp]:
+    def _rest_exchange(self, op: Operation[Req, Resp], request: Req) -> Exchange[Resp]:
+        url = self._rest_url(op.service, op.path)
+        body = request.to_wire()
+
         def read(response: httpx.Response) -> Resp:
             if not response.is_success:
                 raise rest_fault(op.name, response)
@@ -89,17 +100,28 @@ class _ClientBase:
             result._tracking_id = response.headers.get(TRACKING_HEADER)
             return result
 
-        return read
+        return Exchange(op.name, lambda ctx: rest_request(op.method, url, body, ctx), read)
 
-    @staticmethod
-    def _read_raw(name: str) -> Callable[[httpx.Response], RawReply]:
+    def _raw_rest_exchange(self, service: str, method: str, path: str, body: Any) -> Exchange[RawReply]:
+        url = self._rest_url(service, path)
+        name = f"{method.upper()} {path}"
+
         def read(response: httpx.Response) -> RawReply:
             if not response.is_success:
                 raise rest_fault(name, response)
-            body = response.json() if response.content else None
-            return RawReply(response.status_code, body, response.headers.get(TRACKING_HEADER))
+            payload = response.json() if response.content else None
+            return RawReply(response.status_code, payload, response.headers.get(TRACKING_HEADER))
 
-        return read
+        return Exchange(name, lambda ctx: rest_request(method.upper(), url, body, ctx), read)
+
+    def _soap_exchange(self, service: str, action: str, body_xml: str) -> Exchange[SoapReply]:
+        svc = get_service(service)
+        url = self._soap_url(service)
+        return Exchange(
+            action,
+            lambda ctx: soap_request(svc, url, action, body_xml, ctx),
+            lambda response: read_soap_reply(action, response),
+        )
 
 
 class BingAdsClient(_ClientBase):
@@ -150,15 +172,7 @@ class BingAdsClient(_ClientBase):
         account_id: int | None = _UNSET,
     ) -> Resp:
         """Send one typed operation and return its typed response (partial errors included)."""
-        url = self._rest_url(op.service, op.path)
-        body = request.to_wire()
-        return self._send(
-            op.name,
-            lambda ctx: rest_request(op.method, url, body, ctx),
-            self._read_rest(op),
-            customer_id,
-            account_id,
-        )
+        return self._send(self._rest_exchange(op, request), customer_id, account_id)
 
     def raw_rest(
         self,
@@ -171,15 +185,7 @@ class BingAdsClient(_ClientBase):
         account_id: int | None = _UNSET,
     ) -> RawReply:
         """Send any REST operation with a JSON body of your own; faults still raise ApiError."""
-        url = self._rest_url(service, path)
-        name = f"{method.upper()} {path}"
-        return self._send(
-            name,
-            lambda ctx: rest_request(method.upper(), url, body, ctx),
-            self._read_raw(name),
-            customer_id,
-            account_id,
-        )
+        return self._send(self._raw_rest_exchange(service, method, path, body), customer_id, account_id)
 
     def raw_soap(
         self,
@@ -191,32 +197,17 @@ class BingAdsClient(_ClientBase):
         account_id: int | None = _UNSET,
     ) -> SoapReply:
         """Wrap `body_xml` in an envelope with the service's headers, send it and return the reply body."""
-        svc = get_service(service)
-        url = self._soap_url(service)
-        return self._send(
-            action,
-            lambda ctx: soap_request(svc, url, action, body_xml, ctx),
-            lambda response: read_soap_reply(action, response),
-            customer_id,
-            account_id,
-        )
+        return self._send(self._soap_exchange(service, action, body_xml), customer_id, account_id)
 
-    def _send(
-        self,
-        operation: str,
-        build: Callable[[CallContext], httpx.Request],
-        read: Callable[[httpx.Response], T],
-        customer_id: int | None,
-        account_id: int | None,
-    ) -> T:
+    def _send(self, exchange: Exchange[T], customer_id: int | None, account_id: int | None) -> T:
         attempt, refreshed = 0, False
         while True:
             try:
                 if self.tokens.needs_refresh():
                     self.refresh_access_token()
-                return read(self.http.send(build(self._context(customer_id, account_id))))
+                return exchange.read(self.http.send(exchange.build(self._context(customer_id, account_id))))
             except httpx.TransportError as exc:
-                error: ApiError = _transport_error(operation, exc)
+                error: ApiError = _transport_error(exchange.operation, exc)
             except ApiError as exc:
                 error = exc
             step = next_step(error, attempt=attempt, token_refreshed=refreshed, settings=self.settings)
@@ -276,15 +267,7 @@ class AsyncBingAdsClient(_ClientBase):
         customer_id: int | None = _UNSET,
         account_id: int | None = _UNSET,
     ) -> Resp:
-        url = self._rest_url(op.service, op.path)
-        body = request.to_wire()
-        return await self._send(
-            op.name,
-            lambda ctx: rest_request(op.method, url, body, ctx),
-            self._read_rest(op),
-            customer_id,
-            account_id,
-        )
+        return await self._send(self._rest_exchange(op, request), customer_id, account_id)
 
     async def raw_rest(
         self,
@@ -296,15 +279,7 @@ class AsyncBingAdsClient(_ClientBase):
         customer_id: int | None = _UNSET,
         account_id: int | None = _UNSET,
     ) -> RawReply:
-        url = self._rest_url(service, path)
-        name = f"{method.upper()} {path}"
-        return await self._send(
-            name,
-            lambda ctx: rest_request(method.upper(), url, body, ctx),
-            self._read_raw(name),
-            customer_id,
-            account_id,
-        )
+        return await self._send(self._raw_rest_exchange(service, method, path, body), customer_id, account_id)
 
     async def raw_soap(
         self,
@@ -315,32 +290,17 @@ class AsyncBingAdsClient(_ClientBase):
         customer_id: int | None = _UNSET,
         account_id: int | None = _UNSET,
     ) -> SoapReply:
-        svc = get_service(service)
-        url = self._soap_url(service)
-        return await self._send(
-            action,
-            lambda ctx: soap_request(svc, url, action, body_xml, ctx),
-            lambda response: read_soap_reply(action, response),
-            customer_id,
-            account_id,
-        )
+        return await self._send(self._soap_exchange(service, action, body_xml), customer_id, account_id)
 
-    async def _send(
-        self,
-        operation: str,
-        build: Callable[[CallContext], httpx.Request],
-        read: Callable[[httpx.Response], T],
-        customer_id: int | None,
-        account_id: int | None,
-    ) -> T:
+    async def _send(self, exchange: Exchange[T], customer_id: int | None, account_id: int | None) -> T:
         attempt, refreshed = 0, False
         while True:
             try:
                 if self.tokens.needs_refresh():
                     await self.refresh_access_token()
-                return read(await self.http.send(build(self._context(customer_id, account_id))))
+                return exchange.read(await self.http.send(exchange.build(self._context(customer_id, account_id))))
             except httpx.TransportError as exc:
-                error: ApiError = _transport_error(operation, exc)
+                error: ApiError = _transport_error(exchange.operation, exc)
             except ApiError as exc:
                 error = exc
             step = next_step(error, attempt=attempt, token_refreshed=refreshed, settings=self.settings)
