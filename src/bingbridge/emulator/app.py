@@ -15,13 +15,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bingbridge.api.customer_management import OPERATIONS as CUSTOMER_OPERATIONS
+from bingbridge.api import customer_management as customer_api
 from bingbridge.api.operations import Operation
 from bingbridge.api.services import SERVICES
-from bingbridge.emulator import faults, oauth, soapxml
-from bingbridge.emulator.customer_management import HANDLERS as CUSTOMER_HANDLERS
-from bingbridge.emulator.customer_management import Caller
+from bingbridge.emulator import customer_management, faults, oauth, soapxml
+from bingbridge.emulator.context import Caller, Handler
 from bingbridge.emulator.state import EmulatorConfig, EmulatorState
+
+# Each REST service: the client's operation table and the emulator's handlers, matched by operation name.
+REST_SERVICES: tuple[tuple[tuple[Operation[Any, Any], ...], dict[str, Handler]], ...] = (
+    (customer_api.OPERATIONS, customer_management.HANDLERS),
+)
 
 TRACKING_HEADER = "TrackingId"
 
@@ -62,8 +66,7 @@ def _json(body: dict[str, Any], tracking_id: str, status: int = 200) -> Response
     return JSONResponse(body, status_code=status, headers={TRACKING_HEADER: tracking_id})
 
 
-def rest_endpoint(op: Operation[Any, Any]) -> Any:
-    handler = CUSTOMER_HANDLERS[op.name]
+def rest_endpoint(op: Operation[Any, Any], handler: Handler) -> Any:
 
     async def endpoint(request: Request) -> Response:
         state: EmulatorState = request.app.state.emulator
@@ -96,7 +99,7 @@ def rest_endpoint(op: Operation[Any, Any]) -> Any:
     return endpoint
 
 
-_CUSTOMER_OPERATIONS_BY_NAME = {op.name: op for op in CUSTOMER_OPERATIONS}
+_CUSTOMER_OPERATIONS_BY_NAME = {op.name: op for op in customer_api.OPERATIONS}
 
 
 async def customer_management_soap(request: Request) -> Response:
@@ -119,7 +122,7 @@ async def customer_management_soap(request: Request) -> Response:
             body = soapxml.element_to_model(element, op.request)
         except PydanticValidationError as exc:
             raise faults.Fault("AdApiFaultDetail", [(201, "ApiInputValidationError", _describe(exc))]) from None
-        result = CUSTOMER_HANDLERS[name](state, caller, body)
+        result = customer_management.HANDLERS[name](state, caller, body)
     except faults.Fault as fault:
         xml = soapxml.soap_fault(namespace, fault.kind, fault.errors, tracking_id)
         return Response(xml, status_code=500, media_type="text/xml; charset=utf-8")
@@ -188,7 +191,8 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
         Route("/_emulator/tokens", mint_tokens, methods=["POST"]),
         Route("/_emulator/expire-access-tokens", expire_access_tokens, methods=["POST"]),
     ]
-    routes += [Route(op.path, rest_endpoint(op), methods=[op.method]) for op in CUSTOMER_OPERATIONS]
+    for operations, handlers in REST_SERVICES:
+        routes += [Route(op.path, rest_endpoint(op, handlers[op.name]), methods=[op.method]) for op in operations]
     routes.append(Route(SERVICES["customer-management"].soap_path, customer_management_soap, methods=["POST"]))
     app = Starlette(routes=routes)
     app.state.emulator = EmulatorState(config or EmulatorConfig())

@@ -8,23 +8,14 @@ ApiInputValidationError with a message naming the field.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bingbridge.api import customer_management as rules
 from bingbridge.api.models import customer as m
 from bingbridge.emulator import faults
+from bingbridge.emulator.context import Caller, Handler
 from bingbridge.emulator.state import EmulatorState
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is calling: the signed-in user and the CustomerId / CustomerAccountId headers."""
-
-    user_id: int
-    customer_id: int | None
-    account_id: int | None
 
 
 def _invalid(message: str) -> faults.Fault:
@@ -327,7 +318,7 @@ def send_user_invitation(
     return m.SendUserInvitationResponse(user_invitation_id=invitation_id)
 
 
-HANDLERS: dict[str, Callable[[EmulatorState, Caller, Any], Any]] = {
+HANDLERS: dict[str, Handler] = {
     "AddClientLinks": add_client_links,
     "SearchClientLinks": search_client_links,
     "SearchAccounts": search_accounts,
