@@ -9,7 +9,8 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
@@ -30,6 +31,10 @@ from bingbridge.auth.oauth import TokenManager
 from bingbridge.auth.tokens import FileTokenStore, TokenStore
 from bingbridge.errors import ApiError, RetriableError
 from bingbridge.settings import Settings
+
+if TYPE_CHECKING:
+    from bingbridge.api.campaign_management import CampaignManagement
+    from bingbridge.api.customer_management import AsyncCustomerManagement, CustomerManagement
 
 T = TypeVar("T")
 _UNSET: Any = object()
@@ -143,9 +148,19 @@ class BingAdsClient(_ClientBase):
         self._owns_http = http is None
         self.http = http or httpx.Client(**self._http_options())
         self._sleep = sleep
+
+    # Services are built on first use, so a command imports only the service it calls.
+    @cached_property
+    def customer_management(self) -> CustomerManagement:
         from bingbridge.api.customer_management import CustomerManagement
 
-        self.customer_management = CustomerManagement(self)
+        return CustomerManagement(self)
+
+    @cached_property
+    def campaign_management(self) -> CampaignManagement:
+        from bingbridge.api.campaign_management import CampaignManagement
+
+        return CampaignManagement(self)
 
     def __enter__(self) -> BingAdsClient:
         return self
@@ -240,9 +255,12 @@ class AsyncBingAdsClient(_ClientBase):
 
             sleep = asyncio.sleep
         self._sleep = sleep
+
+    @cached_property
+    def customer_management(self) -> AsyncCustomerManagement:
         from bingbridge.api.customer_management import AsyncCustomerManagement
 
-        self.customer_management = AsyncCustomerManagement(self)
+        return AsyncCustomerManagement(self)
 
     async def __aenter__(self) -> AsyncBingAdsClient:
         return self
