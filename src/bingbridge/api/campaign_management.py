@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from bingbridge.api.models import campaign as m
+from bingbridge.api.models.base import WireModel
 from bingbridge.api.operations import Operation, Req, Resp
 from bingbridge.errors import ErrorDetail, FieldProblem, ValidationError
 
@@ -95,6 +96,7 @@ class ItemResult(Generic[T]):
     index: int
     value: T | None = None
     errors: list[ErrorDetail] = field(default_factory=list)
+    tracking_id: str | None = None  # of the call that carried the item
 
     @property
     def ok(self) -> bool:
@@ -118,10 +120,15 @@ def batch_details(errors: Sequence[m.BatchError] | None) -> dict[int, list[Error
     return grouped
 
 
-def per_item(count: int, errors: Sequence[m.BatchError] | None, values: Sequence[T | None] = ()) -> list[ItemResult[T]]:
+def per_item(
+    count: int, answer: WireModel, errors: Sequence[m.BatchError] | None, values: Sequence[T | None] = ()
+) -> list[ItemResult[T]]:
     """Index-aligned results: value where the item succeeded, errors where it did not."""
     grouped = batch_details(errors)
-    return [ItemResult(i, values[i] if i < len(values) else None, grouped.get(i, [])) for i in range(count)]
+    return [
+        ItemResult(i, values[i] if i < len(values) else None, grouped.get(i, []), answer.tracking_id)
+        for i in range(count)
+    ]
 
 
 def _check(problems: list[FieldProblem], operation: str) -> None:
@@ -281,14 +288,14 @@ class CampaignManagement:
         """Create goals (offline goals get the seed's defaults); the id of each, or why it was refused."""
         request = add_conversion_goals_request(goals)
         answer = self._call(ADD_CONVERSION_GOALS, request, account_id)
-        return per_item(len(goals), answer.partial_errors, answer.conversion_goal_ids or [])
+        return per_item(len(goals), answer, answer.partial_errors, answer.conversion_goal_ids or [])
 
     def update_conversion_goals(
         self, goals: Sequence[m.ConversionGoal], *, account_id: int | None = None
     ) -> list[ItemResult[None]]:
         """Partial update: only the members you set change."""
         answer = self._call(UPDATE_CONVERSION_GOALS, update_conversion_goals_request(goals), account_id)
-        return per_item(len(goals), answer.partial_errors)
+        return per_item(len(goals), answer, answer.partial_errors)
 
     def get_conversion_goals(
         self,
@@ -328,12 +335,12 @@ class CampaignManagement:
         """Create tags; each result carries the new tag with its id, tracking script and status."""
         _check(uet_tags_problems(tags, adding=True), ADD_UET_TAGS.name)
         answer = self._call(ADD_UET_TAGS, m.AddUetTagsRequest(uet_tags=list(tags)), account_id)
-        return per_item(len(tags), answer.partial_errors, answer.uet_tags or [])
+        return per_item(len(tags), answer, answer.partial_errors, answer.uet_tags or [])
 
     def update_uet_tags(self, tags: Sequence[m.UetTag], *, account_id: int | None = None) -> list[ItemResult[None]]:
         _check(uet_tags_problems(tags, adding=False), UPDATE_UET_TAGS.name)
         answer = self._call(UPDATE_UET_TAGS, m.UpdateUetTagsRequest(uet_tags=list(tags)), account_id)
-        return per_item(len(tags), answer.partial_errors)
+        return per_item(len(tags), answer, answer.partial_errors)
 
     def get_uet_tags(
         self, ids: Sequence[int] | None = None, *, account_id: int | None = None
@@ -353,7 +360,7 @@ class CampaignManagement:
         _check(problems, APPLY_OFFLINE_CONVERSIONS.name)
         request = m.ApplyOfflineConversionsRequest(offline_conversions=list(conversions))
         answer = self._call(APPLY_OFFLINE_CONVERSIONS, request, account_id)
-        return per_item(len(conversions), answer.partial_errors)
+        return per_item(len(conversions), answer, answer.partial_errors)
 
     def apply_offline_conversion_adjustments(
         self, adjustments: Sequence[m.OfflineConversionAdjustment], *, account_id: int | None = None
@@ -363,4 +370,4 @@ class CampaignManagement:
         _check(problems, APPLY_OFFLINE_CONVERSION_ADJUSTMENTS.name)
         request = m.ApplyOfflineConversionAdjustmentsRequest(offline_conversion_adjustments=list(adjustments))
         answer = self._call(APPLY_OFFLINE_CONVERSION_ADJUSTMENTS, request, account_id)
-        return per_item(len(adjustments), answer.partial_errors)
+        return per_item(len(adjustments), answer, answer.partial_errors)
