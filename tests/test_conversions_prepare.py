@@ -123,8 +123,7 @@ def test_short_column_names() -> None:
 def test_csv_rows_are_numbered_from_one_and_ragged_rows_reported(tmp_path: Path) -> None:
     path = tmp_path / "c.csv"
     path.write_text(
-        "\ufeffConversionName,ConversionTime,msclkid,Extra\nLead,2026-11-19T10:00:00Z,%s,x\nLead,2026-11-19T10:00:00Z,%s,x,oops\n"
-        % (CLICK, CLICK)
+        f"\ufeffConversionName,ConversionTime,msclkid,Extra\nLead,2026-11-19T10:00:00Z,{CLICK},x\nLead,2026-11-19T10:00:00Z,{CLICK},x,oops\n"
     )
     source = read_rows(path)
     rows = list(source.rows)
@@ -143,7 +142,7 @@ def test_jsonl_bad_lines_become_rejected_rows(tmp_path: Path) -> None:
 def test_microsofts_body_is_read_as_rows(tmp_path: Path) -> None:
     path = tmp_path / "body.json"
     path.write_text(json.dumps({"OfflineConversions": [{"ConversionName": "Lead", "MicrosoftClickId": CLICK}]}))
-    assert list(read_rows(path).rows)[0].values == {"conversion_name": "Lead", "microsoft_click_id": CLICK}
+    assert next(iter(read_rows(path).rows)).values == {"conversion_name": "Lead", "microsoft_click_id": CLICK}
 
 
 def test_unknown_file_types_are_refused(tmp_path: Path) -> None:

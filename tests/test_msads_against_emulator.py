@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
-import httpx
 import pytest
 from pydantic import BaseModel
 
@@ -22,6 +20,7 @@ from bingbridge.api.customer_management import OPERATIONS
 from bingbridge.emulator.server import RunningEmulator
 from bingbridge.emulator.state import EmulatorState
 from tests.msads_compat import MSADS_IMPORT_WARNING, assert_accepted_by_msads, msads_module_name
+from tests.msads_support import home_customer, msads_service
 
 pytestmark = [
     pytest.mark.filterwarnings(MSADS_IMPORT_WARNING),
@@ -30,41 +29,6 @@ pytestmark = [
 ]
 
 SEEDED_TIME = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@contextmanager
-def pydantic_left_alone() -> Iterator[None]:
-    """Undo msads' `enable_alias_support()`, which ServiceClient() runs.
-
-    It replaces `pydantic.BaseModel.__getattr__`/`__setattr__` for the whole process, so assignments skip
-    validation and private attributes land in `__dict__`; the emulator runs in this process and later tests must
-    see pydantic as it is. msads' calls do not need it: it only lets user code write `model.PascalName`.
-    """
-    saved = {name: BaseModel.__dict__[name] for name in ("__getattr__", "__setattr__")}
-    try:
-        yield
-    finally:
-        for name, method in saved.items():
-            setattr(BaseModel, name, method)
-
-
-def msads_service(emulator: RunningEmulator, *, developer_token: str | None = None) -> Any:
-    """msads' ServiceClient for Customer Management at the emulator, signed in as the default user."""
-    from bingads.authorization import AuthorizationData, OAuthDesktopMobileAuthCodeGrant, OAuthTokens
-    from bingads.service_client import ServiceClient
-
-    tokens = httpx.post(f"{emulator.url}/_emulator/tokens").json()
-    authentication = OAuthDesktopMobileAuthCodeGrant(
-        client_id=emulator.config.client_id, oauth_tokens=OAuthTokens(access_token=tokens["access_token"])
-    )
-    authorization = AuthorizationData(
-        developer_token=developer_token or emulator.config.developer_token,
-        authentication=authentication,
-        customer_id=home_customer(emulator.state),
-        account_id=None,
-    )
-    with pydantic_left_alone():
-        return ServiceClient("CustomerManagementService", 13, authorization_data=authorization, location=emulator.url)
 
 
 @pytest.fixture
@@ -77,10 +41,6 @@ def models() -> ModuleType:
     """msads' Customer Management models, `openapi_client.models.customer`."""
     # Not `import openapi_client.models.customer`: msads' star imports rebind that attribute path to a submodule.
     return importlib.import_module("openapi_client.models.customer")
-
-
-def home_customer(state: EmulatorState) -> int:
-    return state.world.users[state.config.default_user_id].customer_id
 
 
 def ids(values: list[int]) -> list[str]:

@@ -11,74 +11,36 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from bingbridge.api import customer_management as cm
-from bingbridge.api.client import BingAdsClient
 from bingbridge.api.models import customer as customer_models
 from bingbridge.api.models.base import KeyValuePairOfstringstring, WireModel
 from bingbridge.api.models.customer import ClientLink, OrderBy, Paging, Predicate, UserInvitation
 from bingbridge.api.operations import Operation
-from bingbridge.auth.tokens import MemoryTokenStore, TokenSet
-from bingbridge.settings import Secret, Settings
 from tests.msads_compat import MSADS_IMPORT_WARNING, assert_accepted_by_msads, msads_model, msads_module_name
+from tests.msads_support import BASE_URL, Recorded, recording_client
 
 pytestmark = pytest.mark.filterwarnings(MSADS_IMPORT_WARNING)
 
-BASE_URL = "https://clientcenter.test"
 AGENCY = 100150217
 CLIENT_CUSTOMER = 100150390
 ACCOUNT = 100170606
 OTHER_ACCOUNT = 100174584
 USER = 100221368
-OPERATIONS_BY_PATH = {(op.method, op.path): op for op in cm.OPERATIONS}
 # The least each operation may answer; SendUserInvitationResponse is the only one with a required field.
 MINIMAL_RESPONSES: dict[str, dict[str, Any]] = {"SendUserInvitation": {"UserInvitationId": "100300001"}}
-
-
-class RecordingTransport(httpx.MockTransport):
-    """Records every request and answers it like Microsoft would, with an empty but valid response."""
-
-    def __init__(self) -> None:
-        self.requests: list[httpx.Request] = []
-        super().__init__(self._answer)
-
-    def _answer(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        op = OPERATIONS_BY_PATH[(request.method, request.url.path)]
-        return httpx.Response(200, json=MINIMAL_RESPONSES.get(op.name, {}), headers={"TrackingId": "t-1"})
-
-
-@dataclass
-class Recorded:
-    """A client and the transport that saw its requests."""
-
-    client: BingAdsClient
-    transport: RecordingTransport
 
 
 @pytest.fixture
 def recorded(tmp_path: Path) -> Iterator[Recorded]:
     """A client whose only network is a recording MockTransport, holding a valid access token."""
-    settings = Settings(
-        client_id="test-client",
-        developer_token=Secret("BBD37VB98"),
-        api_base_url=BASE_URL,
-        token_file=tmp_path / "tokens.json",
-    )
-    transport = RecordingTransport()
-    http = httpx.Client(transport=transport)
-    with BingAdsClient(settings, http=http, token_store=MemoryTokenStore()) as client:
-        client.tokens.remember(
-            TokenSet(access_token="access", refresh_token="refresh", expires_at=datetime.now(UTC) + timedelta(hours=1))
-        )
-        yield Recorded(client, transport)
-    http.close()
+    with recording_client(tmp_path, cm.OPERATIONS, MINIMAL_RESPONSES) as recorded:
+        yield recorded
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,16 @@
      ├── ConfigurationError      a setting is missing or malformed; names the env variable that fills it
      ├── ValidationError         input rejected before any call was made; names the field and the rule
      ├── OAuthError              the token endpoint refused (invalid_grant, invalid_client, ...)
-     └── ApiError                Microsoft answered with a fault: operation, HTTP status, TrackingId, errors
-          ├── AuthenticationError   105 InvalidCredentials, 109 AuthenticationTokenExpired (after one refresh)
-          ├── PermissionDeniedError 106 UserIsNotAuthorized
-          └── RetriableError        5xx, connection failures, 0 InternalError: safe to try again later
-               └── ThrottledError   117 CallRateExceeded, 207 ConcurrentRequestOverLimit, 4204, HTTP 429
+     ├── ApiError                Microsoft answered with a fault: operation, HTTP status, TrackingId, errors
+     │    ├── AuthenticationError   105 InvalidCredentials, 109 AuthenticationTokenExpired (after one refresh)
+     │    ├── PermissionDeniedError 106 UserIsNotAuthorized
+     │    ├── ReportFailedError     a report job ended with status Error: submit a new one
+     │    └── RetriableError        5xx, connection failures, 0 InternalError: safe to try again later
+     │         ├── ThrottledError   117 CallRateExceeded, 207 ConcurrentRequestOverLimit, 4204, HTTP 429
+     │         ├── ReportTimeoutError    a report job stayed Pending past our polling limit: poll again later
+     │         └── DownloadExpiredError  the 5-minute report download URL expired: poll for a fresh one
+     ├── ReportFileError         a downloaded report file is damaged or truncated (rows differ from its header)
+     └── ExportError             a metrics sink could not write (the file, or the HTTP batch endpoint refused)
 
 `str()` of an ApiError starts with the TrackingId so a support ticket can be filed from one log line.
 """
@@ -171,6 +176,30 @@ class RetriableError(ApiError):
 
 class ThrottledError(RetriableError):
     """Microsoft asked us to slow down."""
+
+
+class ReportFailedError(ApiError):
+    """A report job finished with status Error; the same request id will not succeed, submit a new one."""
+
+
+class ReportTimeoutError(RetriableError):
+    """A report job was still Pending when our polling limit ran out; its id stays valid for two days."""
+
+
+class DownloadExpiredError(RetriableError):
+    """The report download URL expired (it lives 5 minutes); polling the job again gives a fresh one."""
+
+
+class ReportFileError(BingBridgeError):
+    """A report file could not be read: damaged, truncated, or not in Microsoft's layout. Download it again."""
+
+
+class ExportError(BingBridgeError):
+    """A metrics sink could not deliver: the HTTP batch endpoint refused, or the output could not be written."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
 
 
 THROTTLE_CODES = frozenset({117, 207, 4204})

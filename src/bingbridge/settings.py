@@ -48,7 +48,7 @@ def default_config_dir() -> Path:
     return Path(base) / "bingbridge"
 
 
-_SECRET_FIELDS = frozenset({"client_secret", "developer_token", "refresh_token"})
+_SECRET_FIELDS = frozenset({"client_secret", "developer_token", "refresh_token", "amplitude_api_key"})
 _INT_FIELDS = frozenset({"customer_id", "account_id", "max_retries"})
 _FLOAT_FIELDS = frozenset({"throttle_wait_seconds", "bulk_throttle_wait_seconds", "timeout_seconds"})
 
@@ -74,6 +74,11 @@ class Settings:
     bulk_throttle_wait_seconds: float = 900.0
     max_retries: int = 5
     timeout_seconds: float = 60.0
+    # Where imported metrics live: any SQLAlchemy URL; postgresql:// uses psycopg 3. SQLite runs in WAL mode.
+    database_url: str = field(default_factory=lambda: f"sqlite:///{default_config_dir() / 'bingbridge.db'}")
+    # `metrics export --format amplitude` without --output posts events to this batch endpoint with this key.
+    amplitude_api_key: Secret | None = None
+    amplitude_batch_url: str = "https://api2.amplitude.com/batch"
 
     @classmethod
     def load(

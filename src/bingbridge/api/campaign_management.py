@@ -161,10 +161,11 @@ def _goal_problems(goal: m.ConversionGoal, where: str, *, adding: bool) -> list[
             )
         )
     view_through = goal.view_through_conversion_window_in_minutes
-    if view_through is not None and not 0 <= view_through <= MAX_VIEW_THROUGH_WINDOW:
+    # Microsoft: "The minimum value supported is 1 minute" (ConversionGoal.ViewThroughConversionWindowInMinutes).
+    if view_through is not None and not 1 <= view_through <= MAX_VIEW_THROUGH_WINDOW:
         problems.append(
             FieldProblem(
-                f"{where}.view_through_conversion_window_in_minutes", f"must be 0..{MAX_VIEW_THROUGH_WINDOW} minutes"
+                f"{where}.view_through_conversion_window_in_minutes", f"must be 1..{MAX_VIEW_THROUGH_WINDOW} minutes"
             )
         )
     revenue = goal.revenue
@@ -187,10 +188,18 @@ def _subtype_problems(goal: m.ConversionGoal, where: str, *, adding: bool) -> li
         problems.append(FieldProblem(f"{where}.tag_id", f"{goal.type} goals need the id of a UET tag"))
     if isinstance(goal, m.UrlGoal) and not (goal.url_expression and goal.url_operator):
         problems.append(FieldProblem(f"{where}.url_expression", "Url goals need url_expression and url_operator"))
+    # Microsoft 5336: "At least one expression and operator pair is required for an Event Goal."
     if isinstance(goal, m.EventGoal) and not any(
-        (goal.action_expression, goal.category_expression, goal.label_expression, goal.value is not None)
+        (
+            goal.action_expression and goal.action_operator,
+            goal.category_expression and goal.category_operator,
+            goal.label_expression and goal.label_operator,
+            goal.value is not None and goal.value_operator,
+        )
     ):
-        problems.append(FieldProblem(f"{where}.action_expression", "Event goals need at least one condition"))
+        problems.append(
+            FieldProblem(f"{where}.action_expression", "Event goals need at least one expression with its operator")
+        )
     if isinstance(goal, m.DurationGoal) and not (goal.minimum_duration_in_seconds or 0) > 0:
         problems.append(FieldProblem(f"{where}.minimum_duration_in_seconds", "must be more than 0"))
     if isinstance(goal, m.PagesViewedPerVisitGoal) and not (goal.minimum_pages_viewed or 0) > 0:

@@ -35,6 +35,7 @@ from bingbridge.settings import Settings
 if TYPE_CHECKING:
     from bingbridge.api.campaign_management import CampaignManagement
     from bingbridge.api.customer_management import AsyncCustomerManagement, CustomerManagement
+    from bingbridge.api.reporting import AsyncReporting, Reporting
 
 T = TypeVar("T")
 _UNSET: Any = object()
@@ -162,6 +163,12 @@ class BingAdsClient(_ClientBase):
 
         return CampaignManagement(self)
 
+    @cached_property
+    def reporting(self) -> Reporting:
+        from bingbridge.api.reporting import Reporting
+
+        return Reporting(self)
+
     def __enter__(self) -> BingAdsClient:
         return self
 
@@ -261,6 +268,12 @@ class AsyncBingAdsClient(_ClientBase):
         from bingbridge.api.customer_management import AsyncCustomerManagement
 
         return AsyncCustomerManagement(self)
+
+    @cached_property
+    def reporting(self) -> AsyncReporting:
+        from bingbridge.api.reporting import AsyncReporting
+
+        return AsyncReporting(self)
 
     async def __aenter__(self) -> AsyncBingAdsClient:
         return self

@@ -24,6 +24,7 @@ COMMANDS = {
     "uet-tags": "bingbridge.cli.conversions:uet_tags",
     "conversions": "bingbridge.cli.conversions:conversions",
     "raw": "bingbridge.cli.raw:raw",
+    "metrics": "bingbridge.cli.metrics:metrics",
     "emulator": "bingbridge.cli.emulator:emulator",
     "demo": "bingbridge.cli.emulator:demo",
 }

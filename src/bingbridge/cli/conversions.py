@@ -28,6 +28,14 @@ _account_option = click.option(
     "--account-id", type=int, default=None, help="Ad account (default BINGBRIDGE_ACCOUNT_ID)."
 )
 GOAL_TYPES = ["OfflineConversion", "Url", "Duration", "PagesViewedPerVisit", "Event"]
+# Goal members Microsoft returns only when asked for them.
+SHOWN_FIELDS = [
+    "GoalCategory",
+    "IsExternallyAttributed",
+    "ViewThroughConversionWindowInMinutes",
+    "AttributionModelType",
+    "IsEnhancedConversionsEnabled",
+]
 
 
 def _item_rows(results: list[ItemResult[Any]], value_key: str) -> list[dict[str, Any]]:
@@ -176,7 +184,7 @@ def goals_list(
 
     with make_client(config_file, **conn) as client:
         answer = client.campaign_management.get_conversion_goals(
-            list(types) or list(ALL_TYPES), list(ids) or None, account_id=account_id
+            list(types) or list(ALL_TYPES), list(ids) or None, additional_fields=SHOWN_FIELDS, account_id=account_id
         )
     found = [g for g in answer.conversion_goals or [] if g is not None]
     emit(

@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ CANONICAL = (
 _SHORT = {"msclkid": "microsoft_click_id", "email_address": "email", "phone_number": "phone"}
 
 
+@cache  # files repeat the same few column names on every row
 def canonical_name(column: str) -> str | None:
     """`ConversionName`, `conversion_name` and `Conversion Name` all map to `conversion_name`."""
     key = column.strip()

@@ -186,7 +186,7 @@ def _run(
 
 def _offline_goals(client: BingAdsClient, account_id: int | None) -> dict[str, int | None]:
     answer = client.campaign_management.get_conversion_goals(["OfflineConversion"], account_id=account_id)
-    return {g.name.lower(): g.id for g in answer.conversion_goals or [] if g is not None and g.name}
+    return {g.name: g.id for g in answer.conversion_goals or [] if g is not None and g.name}
 
 
 def upload_conversions(
@@ -227,10 +227,12 @@ def _goal_warnings(
 ) -> list[str]:
     warnings = []
     for name, rows in sorted(names.items()):
-        if name.lower() not in known:
+        if name not in known:
+            near = [k for k in known if k.lower() == name.lower()]
+            hint = f" (did you mean {near[0]!r}? names must match exactly)" if near else ""
             warnings.append(
                 f"{rows} row(s) use ConversionName {name!r}, which matches no offline conversion goal of account "
-                f"{account}: Microsoft may accept them without counting them (create it with `bingbridge goals add`)"
+                f"{account}{hint}: Microsoft may refuse them or accept them without counting them"
             )
             continue
         created = goal_log.created_at(account, name) if goal_log and account else None

@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections import Counter
 from dataclasses import asdict
 from typing import Any
 
@@ -15,16 +16,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bingbridge.api import campaign_management as campaign_api
 from bingbridge.api import customer_management as customer_api
+from bingbridge.api import reporting as reporting_api
 from bingbridge.api.operations import Operation
 from bingbridge.api.services import SERVICES
-from bingbridge.emulator import customer_management, faults, oauth, soapxml
+from bingbridge.emulator import campaign_management, customer_management, faults, oauth, soapxml
+from bingbridge.emulator import reporting as emulator_reporting
 from bingbridge.emulator.context import Caller, Handler
 from bingbridge.emulator.state import EmulatorConfig, EmulatorState
 
 # Each REST service: the client's operation table and the emulator's handlers, matched by operation name.
 REST_SERVICES: tuple[tuple[tuple[Operation[Any, Any], ...], dict[str, Handler]], ...] = (
     (customer_api.OPERATIONS, customer_management.HANDLERS),
+    (campaign_api.OPERATIONS, campaign_management.HANDLERS),
+    (reporting_api.OPERATIONS, emulator_reporting.HANDLERS),
 )
 
 TRACKING_HEADER = "TrackingId"
@@ -66,11 +72,19 @@ def _json(body: dict[str, Any], tracking_id: str, status: int = 200) -> Response
     return JSONResponse(body, status_code=status, headers={TRACKING_HEADER: tracking_id})
 
 
+def _dispatch(request: Request, name: str, handler: Handler, caller: Caller, body: Any) -> Any:
+    """Run an operation's handler. The one place calls are counted: every REST or SOAP call that reaches a
+    handler, whatever it answers (GET /_emulator/calls)."""
+    request.app.state.operation_calls[name] += 1
+    return handler(request.app.state.emulator, caller, body)
+
+
 def rest_endpoint(op: Operation[Any, Any], handler: Handler) -> Any:
 
     async def endpoint(request: Request) -> Response:
         state: EmulatorState = request.app.state.emulator
         tracking_id = str(uuid.uuid4())
+        state.public_url = str(request.base_url).rstrip("/")
         if state.config.latency_ms:
             await asyncio.sleep(state.config.latency_ms / 1000)
         try:
@@ -88,7 +102,7 @@ def rest_endpoint(op: Operation[Any, Any], handler: Handler) -> Any:
                 body = op.request.model_validate(payload)
             except (ValueError, PydanticValidationError) as exc:
                 raise faults.Fault("AdApiFaultDetail", [(201, "ApiInputValidationError", _describe(exc))]) from None
-            result = handler(state, caller, body)
+            result = _dispatch(request, op.name, handler, caller, body)
         except faults.Fault as fault:
             return _json(faults.fault_json(fault, tracking_id), tracking_id, fault.status)
         except Exception:  # an emulator bug must still look like Microsoft's InternalError, never a traceback
@@ -122,7 +136,7 @@ async def customer_management_soap(request: Request) -> Response:
             body = soapxml.element_to_model(element, op.request)
         except PydanticValidationError as exc:
             raise faults.Fault("AdApiFaultDetail", [(201, "ApiInputValidationError", _describe(exc))]) from None
-        result = customer_management.HANDLERS[name](state, caller, body)
+        result = _dispatch(request, name, customer_management.HANDLERS[name], caller, body)
     except faults.Fault as fault:
         xml = soapxml.soap_fault(namespace, fault.kind, fault.errors, tracking_id)
         return Response(xml, status_code=500, media_type="text/xml; charset=utf-8")
@@ -181,6 +195,14 @@ async def expire_access_tokens(request: Request) -> Response:
     return JSONResponse({"expired": state.expire_access_tokens()})
 
 
+async def operation_calls(request: Request) -> Response:
+    """GET: calls per operation that reached a handler, e.g. {"ApplyOfflineConversions": 3}; DELETE: start over."""
+    calls: Counter[str] = request.app.state.operation_calls
+    if request.method == "DELETE":
+        calls.clear()
+    return JSONResponse(dict(calls))
+
+
 def create_app(config: EmulatorConfig | None = None) -> Starlette:
     """Build an emulator app with its own state."""
     routes = [
@@ -190,10 +212,17 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
         Route("/_emulator/config", update_config, methods=["POST"]),
         Route("/_emulator/tokens", mint_tokens, methods=["POST"]),
         Route("/_emulator/expire-access-tokens", expire_access_tokens, methods=["POST"]),
+        Route("/_emulator/calls", operation_calls, methods=["GET", "DELETE"]),
+        *campaign_management.INSPECTION_ROUTES,
+        Route("/_emulator/metrics", emulator_reporting.metrics_endpoint, methods=["GET"]),
+        Route("/_emulator/revise", emulator_reporting.revise_endpoint, methods=["POST"]),
+        Route("/_emulator/reports", emulator_reporting.jobs_endpoint, methods=["GET"]),
+        Route("/_reports/{job_file}", emulator_reporting.download_endpoint, methods=["GET"]),
     ]
     for operations, handlers in REST_SERVICES:
         routes += [Route(op.path, rest_endpoint(op, handlers[op.name]), methods=[op.method]) for op in operations]
     routes.append(Route(SERVICES["customer-management"].soap_path, customer_management_soap, methods=["POST"]))
     app = Starlette(routes=routes)
     app.state.emulator = EmulatorState(config or EmulatorConfig())
+    app.state.operation_calls = Counter()
     return app

@@ -8,8 +8,13 @@ import string
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from bingbridge.api.models import customer as m
+from bingbridge.emulator.campaign_state import CampaignState
+
+if TYPE_CHECKING:
+    from bingbridge.emulator.reporting import ReportingState
 
 UNIVERSAL_SANDBOX_DEVELOPER_TOKEN = "BBD37VB98"
 
@@ -31,6 +36,11 @@ class EmulatorConfig:
     latency_ms: int = 0
     # The user the authorize endpoint signs in (it auto-approves).
     default_user_id: int = 0
+    # Reporting: polls a job stays Pending, Pending jobs per customer before 207, and the download URL's life
+    # (Microsoft: 5 minutes).
+    report_pending_polls: int = 2
+    max_concurrent_reports: int = 5
+    report_url_ttl_seconds: float = 300.0
 
 
 @dataclass
@@ -81,8 +91,13 @@ class EmulatorState:
         self.access_tokens: dict[str, Grant] = {}
         self.refresh_tokens: dict[str, Grant] = {}
         self.calls: dict[int, list[float]] = {}
+        # Reporting jobs and synthetic metrics (bingbridge.emulator.reporting), made on first use.
+        self.reporting: ReportingState | None = None
+        # The base URL callers reach the emulator at, for the links it hands out (report downloads).
+        self.public_url = ""
         self._next_id = 100_000_000 + self.rng.randrange(1_000_000)
         self._seed_world()
+        self.campaign = CampaignState.seeded(config.seed, self.world.accounts, self.new_id)
 
     # ---- seeding ----
 

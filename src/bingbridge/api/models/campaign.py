@@ -93,6 +93,12 @@ class InStoreTransactionGoal(ConversionGoal):
     type: Literal["InStoreTransaction"] = "InStoreTransaction"
 
 
+class AppDownloadGoal(ConversionGoal):
+    type: Literal["AppDownload"] = "AppDownload"
+    app_platform: str | None = None
+    app_store_id: str | None = None
+
+
 AnyConversionGoal = Annotated[
     OfflineConversionGoal
     | UrlGoal
@@ -100,7 +106,8 @@ AnyConversionGoal = Annotated[
     | PagesViewedPerVisitGoal
     | EventGoal
     | AppInstallGoal
-    | InStoreTransactionGoal,
+    | InStoreTransactionGoal
+    | AppDownloadGoal,
     Field(discriminator="type"),
 ]
 GOAL_TYPES = (
@@ -111,15 +118,20 @@ GOAL_TYPES = (
     "AppInstall",
     "OfflineConversion",
     "InStoreTransaction",
+    "AppDownload",
 )
 
 
 class OfflineConversion(WireModel):
-    """One offline conversion to upload: a click id (or hashed e-mail/phone), a goal name and a UTC time."""
+    """One offline conversion to upload: a click id (or hashed e-mail/phone), a goal name and a UTC time.
+
+    ConversionTime is required by Microsoft, but the wire allows it to be absent (WSDL minOccurs=0, msads
+    Optional); Microsoft then answers 5608 for that item, so the model must be able to carry its absence.
+    """
 
     conversion_currency_code: str | None = None
     conversion_name: str | None = None
-    conversion_time: WireDateTime
+    conversion_time: WireDateTime | None = None
     conversion_value: float | None = None
     external_attribution_credit: float | None = None
     external_attribution_model: str | None = None
@@ -132,11 +144,11 @@ class OfflineConversionAdjustment(WireModel):
     """Restate (new value) or Retract an uploaded conversion, found by name + time + click id or hashes."""
 
     adjustment_currency_code: str | None = None
-    adjustment_time: WireDateTime
+    adjustment_time: WireDateTime | None = None  # required by Microsoft (5619), optional on the wire
     adjustment_type: AdjustmentType | None = None
     adjustment_value: float | None = None
     conversion_name: str | None = None
-    conversion_time: WireDateTime
+    conversion_time: WireDateTime | None = None  # required by Microsoft (5608), optional on the wire
     hashed_email_address: str | None = None
     hashed_phone_number: str | None = None
     microsoft_click_id: str | None = None
@@ -185,10 +197,12 @@ class BatchError(WireModel):
 
 
 # ---- request and response messages ----
+# Every request member is optional on the wire (WSDL minOccurs=0, msads Optional): Microsoft answers a missing
+# list or flag set with its own code (5321, 5329, 5330, 5600, 5308), so the models accept their absence.
 
 
 class AddConversionGoalsRequest(WireModel):
-    conversion_goals: list[AnyConversionGoal]
+    conversion_goals: list[AnyConversionGoal] | None = None
 
 
 class AddConversionGoalsResponse(WireModel):
@@ -197,7 +211,7 @@ class AddConversionGoalsResponse(WireModel):
 
 
 class UpdateConversionGoalsRequest(WireModel):
-    conversion_goals: list[AnyConversionGoal]
+    conversion_goals: list[AnyConversionGoal] | None = None
 
 
 class PartialErrorsResponse(WireModel):
@@ -212,7 +226,7 @@ class UpdateConversionGoalsResponse(PartialErrorsResponse):
 
 class GetConversionGoalsByIdsRequest(WireModel):
     conversion_goal_ids: list[LongId] | None = None
-    conversion_goal_types: Flags
+    conversion_goal_types: Flags | None = None
     return_additional_fields: Flags | None = None
 
 
@@ -226,8 +240,8 @@ class GetConversionGoalsByIdsResponse(GetConversionGoalsResponse):
 
 
 class GetConversionGoalsByTagIdsRequest(WireModel):
-    tag_ids: list[LongId]
-    conversion_goal_types: Flags
+    tag_ids: list[LongId] | None = None
+    conversion_goal_types: Flags | None = None
     return_additional_fields: Flags | None = None
 
 
@@ -236,7 +250,7 @@ class GetConversionGoalsByTagIdsResponse(GetConversionGoalsResponse):
 
 
 class ApplyOfflineConversionsRequest(WireModel):
-    offline_conversions: list[OfflineConversion]
+    offline_conversions: list[OfflineConversion] | None = None
 
 
 class ApplyOfflineConversionsResponse(PartialErrorsResponse):
@@ -244,7 +258,7 @@ class ApplyOfflineConversionsResponse(PartialErrorsResponse):
 
 
 class ApplyOfflineConversionAdjustmentsRequest(WireModel):
-    offline_conversion_adjustments: list[OfflineConversionAdjustment]
+    offline_conversion_adjustments: list[OfflineConversionAdjustment] | None = None
 
 
 class ApplyOfflineConversionAdjustmentsResponse(PartialErrorsResponse):
@@ -252,7 +266,7 @@ class ApplyOfflineConversionAdjustmentsResponse(PartialErrorsResponse):
 
 
 class AddUetTagsRequest(WireModel):
-    uet_tags: list[UetTag]
+    uet_tags: list[UetTag] | None = None
 
 
 class UetTagsResponse(WireModel):
@@ -274,7 +288,7 @@ class GetUetTagsByIdsResponse(UetTagsResponse):
 
 
 class UpdateUetTagsRequest(WireModel):
-    uet_tags: list[UetTag]
+    uet_tags: list[UetTag] | None = None
 
 
 class UpdateUetTagsResponse(PartialErrorsResponse):

@@ -1,0 +1,228 @@
+"""Our report file reader side by side with Microsoft's `ReportFileReader` (bingads SDK, shipped with msads).
+
+A 1,000,000-row ad performance report is generated in Microsoft's exact layout from the emulator's synthetic
+metrics (BOM, header block, quoted cells, `--`, quotes and commas in names, the © footer), zipped. Each measurement
+runs in a fresh subprocess so its peak memory (max RSS, everything included) is its own:
+
+- theirs, as the SDK works: unzip the first entry to disk, then iterate `report_records` (bare, and reading the
+  16 values typed through `value` / `int_value` / `float_value`);
+- ours on the same extracted CSV (apples to apples) and on the zip itself (our normal path, unzipping as it
+  streams), as typed rows and as typed column batches;
+- ours, parse + transform (UTM, defaults) + load (upsert) into a fresh SQLite database.
+
+Run: .venv/bin/python bench/report_reader.py [--rows 1000000] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import io
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+COLUMNS = (
+    "TimePeriod,AccountId,AccountName,CampaignId,CampaignName,AdGroupId,AdGroupName,AdId,AdTitle,FinalUrl,"
+    "Impressions,Clicks,Spend,Conversions,Revenue,CurrencyCode"
+).split(",")
+
+PRELUDE = """
+import json, resource, sys, time
+def done(rows, started, extra=None):
+    seconds = time.perf_counter() - started
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    figures = {"rows": rows, "seconds": seconds, "rows_per_s": rows / seconds, "max_rss_mb": rss}
+    print(json.dumps({**figures, **(extra or {})}))
+"""
+
+THEIRS_BARE = (
+    PRELUDE
+    + """
+import zipfile
+from bingads.v13.reporting.report_file_reader import ReportFileReader
+started = time.perf_counter()
+with zipfile.ZipFile(sys.argv[1]) as archive:        # the SDK unzips the first entry to disk, then reads it
+    path = archive.extract(archive.namelist()[0], sys.argv[2])
+report = ReportFileReader(path, "Csv").get_report()
+rows = 0
+for record in report.report_records:
+    rows += 1
+report.close()
+done(rows, started)
+"""
+)
+
+THEIRS_TYPED = (
+    PRELUDE
+    + """
+from bingads.v13.reporting.report_file_reader import ReportFileReader
+started = time.perf_counter()
+report = ReportFileReader(sys.argv[1], "Csv").get_report()
+rows = 0
+spend = 0.0
+for r in report.report_records:
+    rows += 1
+    r.value("TimePeriod"); r.int_value("AccountId"); r.value("AccountName"); r.int_value("CampaignId")
+    r.value("CampaignName"); r.int_value("AdGroupId"); r.value("AdGroupName"); r.int_value("AdId"); r.value("AdTitle")
+    r.value("FinalUrl"); r.int_value("Impressions"); r.int_value("Clicks"); spend += r.float_value("Spend")
+    r.float_value("Conversions"); r.float_value("Revenue"); r.value("CurrencyCode")
+report.close()
+done(rows, started, {"spend": round(spend, 2)})
+"""
+)
+
+OURS_ROWS = (
+    PRELUDE
+    + """
+from bingbridge.metrics.report_file import ReportFile
+started = time.perf_counter()
+rows = 0
+spend = 0.0
+with ReportFile(sys.argv[1]) as report:
+    for row in report:
+        rows += 1
+        spend += row.spend
+done(rows, started, {"spend": round(spend, 2)})
+"""
+)
+
+OURS_BATCHES = (
+    PRELUDE
+    + """
+from bingbridge.metrics.report_file import ReportFile
+started = time.perf_counter()
+rows = 0
+spend = 0.0
+with ReportFile(sys.argv[1]) as report:
+    for batch in report.batches():
+        rows += batch.length
+        spend += sum(batch.columns["spend"])
+done(rows, started, {"spend": round(spend, 2)})
+"""
+)
+
+OURS_LOAD = (
+    PRELUDE
+    + """
+import datetime as dt
+from bingbridge.metrics.importer import batch_records
+from bingbridge.metrics.report_file import ReportFile
+from bingbridge.store import create_engine_for, migrate
+from bingbridge.store.ad_metrics import totals, upsert_ad_metrics, utcnow
+engine = create_engine_for("sqlite:///" + sys.argv[2])
+migrate(engine)
+started = time.perf_counter()
+rows = 0
+stamp = utcnow()
+with ReportFile(sys.argv[1]) as report, engine.begin() as conn:
+    for batch in report.batches():
+        rows += upsert_ad_metrics(conn, batch_records(batch, 1, stamp))
+seconds = time.perf_counter() - started
+stored = totals(engine)
+done(rows, started, {"stored_rows": stored["rows"], "spend": round(float(stored["spend"]), 2)})
+"""
+)
+
+
+def generate(path: Path, rows: int) -> None:
+    """A report of `rows` rows from the emulator's synthetic ads, in Microsoft's layout."""
+    from bingbridge.emulator.ad_metrics import AdMetricsWorld
+    from bingbridge.emulator.reporting import _cells
+
+    world = AdMetricsWorld(seed=7)
+    today = dt.date(2026, 3, 10)
+    start = today - dt.timedelta(days=1095)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive, archive.open("AdPerformance.csv", "w") as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+        writer = csv.writer(text, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+        for line in (
+            "Report Name: Bench",
+            f"Report Time: {start.month}/{start.day}/{start.year},{today.month}/{today.day}/{today.year}",
+            "Time Zone: (GMT-08:00) Pacific Time (US & Canada); Tijuana",
+            "Last Completed Available Day: 3/10/2026 9:00:00 AM (GMT)",
+            "Last Completed Available Hour: 3/10/2026 9:00:00 AM (GMT)",
+            "Report Aggregation: Daily",
+            "Report Filter: ",
+            "Potential Incomplete Data: false",
+            f"Rows: {rows}",
+        ):
+            writer.writerow([line])
+        text.write("\r\n")
+        writer.writerow(COLUMNS)
+        written = 0
+        account = 180_000_000
+        while written < rows:
+            account += 1
+            ads = world.ads_of(account, f"Account {account}, Inc.", "USD", True, today)
+            for row in world.rows(ads, start, today):
+                writer.writerow(_cells(row, COLUMNS))
+                written += 1
+                if written == rows:
+                    break
+        text.write("\r\n")
+        writer.writerow(["©2026 Microsoft Corporation. All rights reserved. "])
+        text.flush()
+        text.detach()
+
+
+def measure(script: str, *args: str) -> dict[str, float]:
+    result = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(result.stderr)
+    figures: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def baseline(module: str) -> float:
+    script = f"import resource, {module}; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    return float(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--keep", type=Path, help="Keep the generated files in this folder.")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        archive = folder / "report.zip"
+        started = time.perf_counter()
+        generate(archive, args.rows)
+        with zipfile.ZipFile(archive) as z:
+            csv_path = Path(z.extract(z.namelist()[0], folder))
+        print(
+            f"file: {args.rows:,} rows, {csv_path.stat().st_size / 1e6:.0f} MB CSV, "
+            f"{archive.stat().st_size / 1e6:.0f} MB zipped (generated in {time.perf_counter() - started:.0f} s)"
+        )
+        rss_ours = baseline("bingbridge.metrics.report_file")
+        rss_theirs = baseline("bingads.v13.reporting.report_file_reader")
+        print(f"interpreter + imports: ours {rss_ours:.0f} MB, theirs {rss_theirs:.0f} MB max RSS\n")
+        results = [
+            ("theirs: unzip + iterate records (bare)", measure(THEIRS_BARE, str(archive), str(folder / "sdk"))),
+            ("theirs: CSV, records with 16 typed values", measure(THEIRS_TYPED, str(csv_path))),
+            ("ours: CSV, typed rows", measure(OURS_ROWS, str(csv_path))),
+            ("ours: zip, typed rows", measure(OURS_ROWS, str(archive))),
+            ("ours: zip, typed column batches", measure(OURS_BATCHES, str(archive))),
+            ("ours: zip -> transform -> SQLite upsert", measure(OURS_LOAD, str(archive), str(folder / "bench.db"))),
+        ]
+        reference = results[0][1]["rows_per_s"]
+        print(f"{'':44} {'rows/s':>10} {'vs SDK':>7} {'seconds':>8} {'max RSS':>9}")
+        for name, figures in results:
+            print(
+                f"{name:44} {figures['rows_per_s']:>10,.0f} {figures['rows_per_s'] / reference:>6.1f}x "
+                f"{figures['seconds']:>8.1f} {figures['max_rss_mb']:>6.0f} MB"
+            )
+        spends = {name: f["spend"] for name, f in results if "spend" in f}
+        print("\nspend totals agree:", len(set(spends.values())) == 1, spends)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,495 @@
+"""The Reporting service as Microsoft answers it: Submit validation, jobs, zipped CSV files, expiring download URLs.
+
+What the emulator does where Microsoft is silent (each a choice of ours):
+- A job stays Pending for `report_pending_polls` polls (default 2), then Success; time alone never finishes it,
+  so tests are deterministic.
+- More than `max_concurrent_reports` Pending jobs per customer (default 5) answers 207 ConcurrentRequestOverLimit.
+- An unknown ReportRequestId answers 201 ApiInputValidationError; polling another user's job answers 106.
+- A range starting before the 36 months of Daily retention answers 2040 InvalidCustomDateRange.
+- Only the columns in `bingbridge.api.models.reporting.AD_PERFORMANCE_COLUMNS` are produced; another valid column,
+  or the Xml format, answers 201 naming it.
+- Each Success poll hands out a fresh download URL valid `report_url_ttl_seconds` (300) on the injectable
+  `ReportingState.clock`; an expired one answers 403 AuthenticationFailed like Azure storage does.
+- Ctr and AverageCpc are "--" when there were no impressions or clicks, as in Microsoft's files.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import secrets
+import time
+import uuid
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from bingbridge.api import reporting as rules
+from bingbridge.api.models import reporting as m
+from bingbridge.api.models.customer import AdvertiserAccount
+from bingbridge.api.models.timezones import DEFAULT_REPORT_TIME_ZONE, REPORT_TIME_ZONES, today_in, zone
+from bingbridge.emulator import faults
+from bingbridge.emulator.ad_metrics import AdMetricsWorld, MetricsRow, SyntheticAd
+from bingbridge.emulator.context import Caller, Handler
+from bingbridge.emulator.state import EmulatorState
+
+# Symbolic codes (reference 4.3); all carry the ReportingService prefix.
+REPORTING_CODES = {
+    2001: "NullReportRequest",
+    2002: "UnknownReportType",
+    2003: "AccountNotAuthorized",
+    2004: "NoCompleteDataAvaliable",  # sic
+    2007: "InvalidReportAggregation",
+    2008: "InvalidReportTimeSelection",
+    2009: "InvalidCustomDateRangeStart",
+    2010: "InvalidCustomDateRangeEnd",
+    2011: "EndDateBeforeStartDate",
+    2014: "NullColumns",
+    2015: "RequiredColumnsNotSelected",
+    2016: "DuplicateColumns",
+    2017: "NoMeasureSelected",
+    2029: "AccountsOverLimit",
+    2034: "InvalidTimePeriodColumnForSummaryReport",
+    2035: "InvalidAccountIds",
+    2040: "InvalidCustomDateRange",
+    2041: "InvalidFutureStartDate",
+}
+
+
+def reporting_fault(code: int, message: str) -> faults.Fault:
+    """A Reporting ApiFaultDetail with one operation error."""
+    if code in REPORTING_CODES:
+        return faults.Fault("ApiFaultDetail", [(code, "ReportingService" + REPORTING_CODES[code], message)])
+    if code == 207:
+        return faults.Fault("ApiFaultDetail", [(207, "ConcurrentRequestOverLimit", message)])
+    return faults.Fault("ApiFaultDetail", [(code, "ApiInputValidationError", message)])
+
+
+@dataclass
+class ReportJob:
+    """One submitted report."""
+
+    id: str
+    user_id: int
+    customer_id: int
+    request: m.AdPerformanceReportRequest
+    polls: int = 0
+    status: m.ReportStatus = "Pending"
+    content: bytes | None = None
+    rows: int = 0
+
+
+@dataclass
+class ReportingState:
+    """Jobs, download links and the synthetic metrics; `clock` (Unix seconds) can be replaced by tests."""
+
+    world: AdMetricsWorld
+    clock: Callable[[], float] = time.time
+    jobs: dict[str, ReportJob] = field(default_factory=dict)
+    # download token -> (job id, expiry on `clock`)
+    links: dict[str, tuple[str, float]] = field(default_factory=dict)
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.clock(), dt.UTC)
+
+
+def reporting_state(state: EmulatorState) -> ReportingState:
+    """The emulator's reporting state, created on first use."""
+    if state.reporting is None:
+        state.reporting = ReportingState(AdMetricsWorld(state.config.seed))
+    return state.reporting
+
+
+def account_today(state: EmulatorState, account: AdvertiserAccount) -> dt.date:
+    return today_in(account.time_zone or DEFAULT_REPORT_TIME_ZONE, reporting_state(state).now())
+
+
+def ads_of(state: EmulatorState, account: AdvertiserAccount) -> list[SyntheticAd]:
+    assert account.id is not None
+    return reporting_state(state).world.ads_of(
+        account.id,
+        account.name or "",
+        account.currency_code or "USD",
+        account.account_life_cycle_status == "Active",
+        account_today(state, account),
+    )
+
+
+# ---- Submit ----
+
+
+def _date(value: m.Date | None, code: int, what: str) -> dt.date:
+    if value is None:
+        raise reporting_fault(code, f"The custom date range {what} is required.")
+    try:
+        return value.to_date()
+    except ValueError:
+        raise reporting_fault(code, f"The custom date range {what} is not a valid date.") from None
+
+
+def _validate(state: EmulatorState, caller: Caller, req: m.AdPerformanceReportRequest | None) -> None:
+    if req is None:
+        raise reporting_fault(2001, "The report request is null.")
+    if req.type != "AdPerformanceReportRequest":
+        raise reporting_fault(2002, f"The report type {req.type!r} is not supported.")
+    if req.format not in (None, "Csv", "Tsv"):
+        raise reporting_fault(201, f"The emulator writes Csv and Tsv reports, not {req.format}.")
+    ids = list(req.scope.account_ids or []) if req.scope else []
+    if not ids:
+        raise reporting_fault(2035, "The report scope has no account ids.")
+    if len(ids) > rules.MAX_REPORT_ACCOUNTS:
+        raise reporting_fault(2029, f"The report scope has more than {rules.MAX_REPORT_ACCOUNTS} accounts.")
+    visible = set(state.visible_account_ids(caller.user_id))
+    if any(i not in visible for i in ids):
+        raise reporting_fault(2003, "The user is not authorized to report on one of the accounts.")
+    if req.aggregation not in m.AGGREGATIONS:
+        raise reporting_fault(2007, "The report aggregation is missing or not valid.")
+    columns = req.columns or []
+    if not columns:
+        raise reporting_fault(2014, "The report columns are null or empty.")
+    unknown = [c for c in columns if c not in m.AD_PERFORMANCE_COLUMNS]
+    if unknown:
+        raise reporting_fault(201, f"The emulator does not produce the columns {unknown}.")
+    if len(set(columns)) != len(columns):
+        raise reporting_fault(2016, "The report columns contain duplicates.")
+    if not any(c in m.AD_PERFORMANCE_MEASURES for c in columns):
+        raise reporting_fault(2017, "At least one measure column is required.")
+    if req.aggregation == "Summary" and "TimePeriod" in columns:
+        raise reporting_fault(2034, "TimePeriod cannot be selected for a Summary report.")
+    if req.aggregation != "Summary" and "TimePeriod" not in columns:
+        raise reporting_fault(2015, "The TimePeriod column is required for this aggregation.")
+    _validate_time(state, req)
+
+
+def _validate_time(state: EmulatorState, req: m.AdPerformanceReportRequest) -> None:
+    time_ = req.time
+    if time_ is None:
+        raise reporting_fault(2008, "The report time is required.")
+    custom = time_.custom_date_range_start is not None or time_.custom_date_range_end is not None
+    if custom == (time_.predefined_time is not None):
+        raise reporting_fault(2008, "Give either a custom date range or a predefined time.")
+    zone_name = time_.report_time_zone or DEFAULT_REPORT_TIME_ZONE
+    if zone_name not in REPORT_TIME_ZONES:
+        raise reporting_fault(201, f"The report time zone {zone_name!r} is not valid.")
+    if not custom:
+        if time_.predefined_time not in m.REPORT_TIME_PERIODS:
+            raise reporting_fault(2008, "The predefined time is not valid.")
+        return
+    start = _date(time_.custom_date_range_start, 2009, "start")
+    end = _date(time_.custom_date_range_end, 2010, "end")
+    today = today_in(zone_name, reporting_state(state).now())
+    if start > today:
+        raise reporting_fault(2041, "The start date cannot be in the future.")
+    if end > today:
+        raise reporting_fault(2010, "The end date cannot be in the future.")
+    if end < start:
+        raise reporting_fault(2011, "The end date is before the start date.")
+    if start < rules.earliest_daily_date(today):
+        raise reporting_fault(2040, "The custom date range starts before the data Microsoft keeps (36 months).")
+    if req.return_only_complete_data and end >= today:
+        raise reporting_fault(2004, "Complete data is not available for a range that includes today.")
+
+
+def submit_generate_report(
+    state: EmulatorState, caller: Caller, req: m.SubmitGenerateReportRequest
+) -> m.SubmitGenerateReportResponse:
+    report = req.report_request
+    _validate(state, caller, report)
+    assert report is not None
+    customer_id = caller.customer_id or state.world.users[caller.user_id].customer_id
+    reporting = reporting_state(state)
+    running = sum(1 for j in reporting.jobs.values() if j.customer_id == customer_id and j.status == "Pending")
+    if running >= state.config.max_concurrent_reports:
+        raise reporting_fault(207, "You have exceeded the number of concurrent report requests.")
+    job_id = f"{state.new_id()}_{uuid.uuid4().hex[:12]}"  # Microsoft's id is opaque (reference 8)
+    reporting.jobs[job_id] = ReportJob(job_id, caller.user_id, customer_id, report)
+    return m.SubmitGenerateReportResponse(report_request_id=job_id)
+
+
+# ---- Poll ----
+
+
+def poll_generate_report(
+    state: EmulatorState, caller: Caller, req: m.PollGenerateReportRequest
+) -> m.PollGenerateReportResponse:
+    reporting = reporting_state(state)
+    job = reporting.jobs.get(req.report_request_id or "")
+    if job is None:
+        raise reporting_fault(201, "The report request id is not valid.")
+    if job.user_id != caller.user_id:
+        raise faults.ad_api(106)
+    job.polls += 1
+    if job.status == "Pending" and job.polls > state.config.report_pending_polls:
+        job.content, job.rows = build_report(state, job.request)
+        job.status = "Success"
+    url = None
+    if job.status == "Success" and job.content is not None:
+        token = secrets.token_urlsafe(18)
+        expires = reporting.clock() + state.config.report_url_ttl_seconds
+        reporting.links[token] = (job.id, expires)
+        expiry = dt.datetime.fromtimestamp(expires, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        url = f"{state.public_url}/_reports/{job.id}.zip?se={expiry}&sig={token}"
+    return m.PollGenerateReportResponse(
+        report_request_status=m.ReportRequestStatus(status=job.status, report_download_url=url)
+    )
+
+
+def download(state: EmulatorState, job_file: str, token: str) -> tuple[int, bytes, str]:
+    """(HTTP status, body, media type) for a GET of a download URL."""
+    reporting = reporting_state(state)
+    link = reporting.links.get(token)
+    if link is None or f"{link[0]}.zip" != job_file:
+        return 403, _storage_error("AuthenticationFailed", "Signature did not match."), "application/xml"
+    job_id, expires = link
+    if reporting.clock() > expires:
+        return 403, _storage_error("AuthenticationFailed", "Signed expiry time has passed."), "application/xml"
+    content = reporting.jobs[job_id].content
+    assert content is not None
+    return 200, content, "application/x-zip-compressed"
+
+
+def _storage_error(code: str, message: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><Error><Code>'
+        + code
+        + "</Code><Message>Server failed to authenticate the request. "
+        + message
+        + "</Message></Error>"
+    ).encode()
+
+
+# ---- the file ----
+
+
+def _us_date(day: dt.date) -> str:
+    return f"{day.month}/{day.day}/{day.year}"
+
+
+def _us_time(moment: dt.datetime) -> str:
+    hour = moment.hour % 12 or 12
+    half = "AM" if moment.hour < 12 else "PM"
+    return f"{moment.month}/{moment.day}/{moment.year} {hour}:{moment.minute:02d}:{moment.second:02d} {half} (GMT)"
+
+
+def time_zone_label(name: str, when: dt.datetime) -> str:
+    """Microsoft's label, e.g. "(GMT-08:00) Pacific Time (US & Canada); Tijuana"; others are built from the name
+    and the zone's standard offset (Microsoft publishes only a few labels)."""
+    if name == "PacificTimeUSCanadaTijuana":
+        return "(GMT-08:00) Pacific Time (US & Canada); Tijuana"
+    if name == "AmsterdamBerlinBernRomeStockholmVienna":
+        return "(GMT+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna"
+    offset = when.astimezone(zone(name)).utcoffset() or dt.timedelta()
+    dst = when.astimezone(zone(name)).dst() or dt.timedelta()
+    minutes = int((offset - dst).total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"(GMT{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}) {name}"
+
+
+def _money(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def _cells(row: MetricsRow, columns: list[str]) -> list[str]:
+    ad = row.ad
+    values: dict[str, Any] = {
+        "TimePeriod": row.day.isoformat(),
+        "AccountId": ad.account_id,
+        "AccountName": ad.account_name,
+        "AccountNumber": f"F{ad.account_id % 10_000_000:07d}",
+        "CampaignId": ad.campaign_id,
+        "CampaignName": ad.campaign_name,
+        "AdGroupId": ad.ad_group_id,
+        "AdGroupName": ad.ad_group_name,
+        "AdId": ad.ad_id,
+        "AdTitle": ad.ad_title if ad.ad_title is not None else m.NOT_APPLICABLE,
+        "AdType": "Text" if ad.ad_title else "Responsive search",
+        "AdStatus": "Active",
+        "FinalUrl": ad.final_url if ad.final_url is not None else m.NOT_APPLICABLE,
+        "CurrencyCode": ad.currency_code,
+        "DeviceType": "Computer",
+        "Network": "Microsoft sites and select traffic",
+        "Impressions": row.impressions,
+        "Clicks": row.clicks,
+        "Spend": _money(row.spend_cents),
+        "Conversions": row.conversions,
+        "Revenue": _money(row.revenue_cents),
+        "AllConversions": row.conversions,
+        "Ctr": f"{100 * row.clicks / row.impressions:.2f}%" if row.impressions else m.NOT_APPLICABLE,
+        "AverageCpc": f"{row.spend_cents / 100 / row.clicks:.2f}" if row.clicks else m.NOT_APPLICABLE,
+    }
+    return [str(values[c]) for c in columns]
+
+
+def report_rows(state: EmulatorState, account_ids: Iterable[int], start: dt.date, end: dt.date) -> list[MetricsRow]:
+    """The ground truth: rows for the accounts and days, each account's days in date order."""
+    reporting = reporting_state(state)
+    found: list[MetricsRow] = []
+    for account_id in account_ids:
+        account = state.world.accounts[account_id]
+        found.extend(reporting.world.rows(ads_of(state, account), start, end))
+    return found
+
+
+def build_report(state: EmulatorState, req: m.AdPerformanceReportRequest) -> tuple[bytes | None, int]:
+    """The zipped file in Microsoft's layout (reference 5.4) and its row count; None when no row matched."""
+    assert req.time is not None and req.scope is not None and req.columns is not None
+    zone_name = req.time.report_time_zone or DEFAULT_REPORT_TIME_ZONE
+    now = reporting_state(state).now()
+    start, end = _resolved_range(req.time, today_in(zone_name, now))
+    rows = report_rows(state, req.scope.account_ids or [], start, end)
+    if not rows:
+        return None, 0
+    text = io.StringIO()
+    delimiter = "\t" if req.format == "Tsv" else ","
+    writer = csv.writer(text, delimiter=delimiter, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    name = req.report_name or f"AdPerformanceReport-{now:%m-%d-%Y %H:%M:%S}"
+    if not req.exclude_report_header:
+        report_time = _us_date(start) if start == end else f"{_us_date(start)},{_us_date(end)}"
+        last_day = now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=3)
+        for line in (
+            f"Report Name: {name}",
+            f"Report Time: {report_time}",
+            f"Time Zone: {time_zone_label(zone_name, now)}",
+            f"Last Completed Available Day: {_us_time(last_day)}",
+            f"Last Completed Available Hour: {_us_time(last_day)}",
+            f"Report Aggregation: {req.aggregation}",
+            "Report Filter: ",
+            f"Potential Incomplete Data: {'true' if end >= today_in(zone_name, now) else 'false'}",
+            f"Rows: {len(rows)}",
+        ):
+            writer.writerow([line])
+        text.write("\r\n")
+    if not req.exclude_column_headers:
+        writer.writerow(req.columns)
+    for row in rows:
+        writer.writerow(_cells(row, req.columns))
+    if not req.exclude_report_footer:
+        text.write("\r\n")
+        writer.writerow([f"©{now.year}{m.REPORT_FOOTER_SUFFIX} "])
+    payload = io.BytesIO()
+    with zipfile.ZipFile(payload, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(f"{name.replace('/', '-').replace(':', '-')}.csv", text.getvalue().encode("utf-8-sig"))
+    return payload.getvalue(), len(rows)
+
+
+def _resolved_range(time_: m.ReportTime, today: dt.date) -> tuple[dt.date, dt.date]:
+    if time_.custom_date_range_start and time_.custom_date_range_end:
+        return time_.custom_date_range_start.to_date(), time_.custom_date_range_end.to_date()
+    days = {"Today": (0, 0), "Yesterday": (1, 1), "LastSevenDays": (7, 1), "Last14Days": (14, 1)}
+    back_start, back_end = days.get(time_.predefined_time or "", (30, 1))
+    return today - dt.timedelta(days=back_start), today - dt.timedelta(days=back_end)
+
+
+def ground_truth(row: MetricsRow) -> dict[str, Any]:
+    """One ground-truth row with Microsoft's column names; money as numbers with two decimals."""
+    ad = row.ad
+    return {
+        "TimePeriod": row.day.isoformat(),
+        "AccountId": ad.account_id,
+        "AccountName": ad.account_name,
+        "CampaignId": ad.campaign_id,
+        "CampaignName": ad.campaign_name,
+        "AdGroupId": ad.ad_group_id,
+        "AdGroupName": ad.ad_group_name,
+        "AdId": ad.ad_id,
+        "AdTitle": ad.ad_title,
+        "FinalUrl": ad.final_url,
+        "Impressions": row.impressions,
+        "Clicks": row.clicks,
+        "Spend": row.spend_cents / 100,
+        "Conversions": row.conversions,
+        "Revenue": row.revenue_cents / 100,
+        "CurrencyCode": ad.currency_code,
+    }
+
+
+def revise(state: EmulatorState, days: int) -> dict[str, Any]:
+    """Late attribution on every account: the last `days` days (in each account's zone) gain conversions."""
+    reporting = reporting_state(state)
+    touched: list[dt.date] = []
+    for account in state.world.accounts.values():
+        assert account.id is not None
+        touched = reporting.world.revise(account.id, account_today(state, account), days)
+    return {
+        "revised_days": days,
+        "accounts": len(state.world.accounts),
+        "start": min(touched).isoformat() if touched else None,
+        "end": max(touched).isoformat() if touched else None,
+    }
+
+
+HANDLERS: dict[str, Handler] = {
+    "SubmitGenerateReport": submit_generate_report,
+    "PollGenerateReport": poll_generate_report,
+}
+
+
+# ---- HTTP endpoints registered by create_app ----
+
+
+async def download_endpoint(request: Request) -> Response:
+    """GET of a download URL handed out by Poll: the zip, or 403 once the link expired."""
+    state: EmulatorState = request.app.state.emulator
+    status, body, media_type = download(state, request.path_params["job_file"], request.query_params.get("sig", ""))
+    return Response(body, status_code=status, media_type=media_type)
+
+
+def _day(value: str | None, name: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{name} is not YYYY-MM-DD") from None
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    """GET /_emulator/metrics?account_id=ID&start=YYYY-MM-DD&end=YYYY-MM-DD: the ground-truth rows, one per ad per
+    day, with Microsoft's column names (every account when account_id is absent; default range: the last 30 days)."""
+    state: EmulatorState = request.app.state.emulator
+    params = request.query_params
+    try:
+        wanted = params.get("account_id")
+        ids = [int(wanted)] if wanted else list(state.world.accounts)
+        if any(i not in state.world.accounts for i in ids):
+            return JSONResponse({"error": f"no account {wanted}"}, status_code=404)
+        today = reporting_state(state).now().date()
+        end = _day(params.get("end"), "end") or today
+        start = _day(params.get("start"), "start") or end - dt.timedelta(days=30)
+    except ValueError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+    rows = [ground_truth(row) for row in report_rows(state, ids, start, end)]
+    return JSONResponse({"rows": rows})
+
+
+async def revise_endpoint(request: Request) -> Response:
+    """POST /_emulator/revise?days=N: late attribution changes the conversions and revenue of the last N days."""
+    state: EmulatorState = request.app.state.emulator
+    days = request.query_params.get("days", "3")
+    if not days.isdigit() or int(days) < 1:
+        return JSONResponse({"error": "days must be a whole number of at least 1"}, status_code=400)
+    return JSONResponse(revise(state, int(days)))
+
+
+async def jobs_endpoint(request: Request) -> Response:
+    """GET /_emulator/reports: every report job, for inspection."""
+    state: EmulatorState = request.app.state.emulator
+    jobs = reporting_state(state).jobs.values()
+    return JSONResponse(
+        [
+            {
+                "id": j.id,
+                "status": j.status,
+                "polls": j.polls,
+                "rows": j.rows,
+                "customer_id": j.customer_id,
+                "account_ids": list(j.request.scope.account_ids or []) if j.request.scope else [],
+            }
+            for j in jobs
+        ]
+    )

@@ -1,0 +1,67 @@
+"""The engine for a database URL, and running the migrations programmatically (no alembic.ini needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
+
+# The newest migration; `migrate()` brings a database here.
+HEAD = "0001"
+
+
+def normalize_url(url: str) -> str:
+    """Plain `postgresql://` (and `postgres://`) URLs use psycopg 3, the driver bingbridge installs."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers (exports, `metrics runs`) work while an import writes; NORMAL is safe with WAL.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def create_engine_for(url: str, **options: Any) -> Engine:
+    """An engine for `url`; a SQLite file's folder is created, and SQLite runs in WAL mode."""
+    url = normalize_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, **options)
+        if database and database != ":memory:":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, **options)
+
+
+def schema_version(engine: Engine) -> str | None:
+    """The migration the database is at (the `alembic_version` row), None for an empty database."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def migrate(engine: Engine) -> str:
+    """Apply every migration the database lacks, in order; returns the version it is at."""
+    if schema_version(engine) == HEAD:
+        return HEAD  # the common case costs one query, not alembic's import and script scan
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", "bingbridge.store:migrations")
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    return schema_version(engine) or ""

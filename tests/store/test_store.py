@@ -1,0 +1,91 @@
+"""The database: migrations, schema version, WAL, and upserts that never duplicate (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from sqlalchemy import Engine, func, inspect, select
+
+from bingbridge.store import ad_metrics as db
+from bingbridge.store import create_engine_for, migrate, schema_version
+from bingbridge.store.engine import HEAD, normalize_url
+from bingbridge.store.schema import ad_metrics_daily, import_runs
+
+DAY = dt.date(2026, 3, 1)
+NOW = dt.datetime(2026, 3, 2, 6, 0, 0, 123456)
+
+
+def _row(ad_id: int, day: dt.date = DAY, clicks: int = 5, spend: float = 3.21, run_id: int = 1) -> tuple[object, ...]:
+    return (
+        111, day, ad_id, "Contoso", 222, "Brand", 333, "Core", "Ad", "https://x.example/", 100, clicks, spend,
+        1.5, 45.0, "USD", "bing", "cpc", "Brand", "Ad", None, run_id, NOW,
+    )  # fmt: skip
+
+
+def test_migrate_creates_the_tables_and_records_the_version(engine: Engine) -> None:
+    assert schema_version(engine) is None
+    assert migrate(engine) == HEAD
+    assert schema_version(engine) == HEAD
+    tables = set(inspect(engine).get_table_names())
+    assert {"ad_metrics_daily", "import_runs", "report_jobs", "alembic_version"} <= tables
+
+
+def test_migrate_twice_changes_nothing(engine: Engine) -> None:
+    migrate(engine)
+    assert migrate(engine) == HEAD
+
+
+def test_upsert_updates_in_place_and_never_duplicates(engine: Engine) -> None:
+    migrate(engine)
+    with engine.begin() as conn:
+        db.upsert_ad_metrics(conn, [_row(444), _row(445)])
+    with engine.begin() as conn:
+        db.upsert_ad_metrics(conn, [_row(444, clicks=9, spend=7.5, run_id=2), _row(446)])
+    with engine.connect() as conn:
+        rows = {r.ad_id: r for r in conn.execute(select(ad_metrics_daily))}
+        assert conn.execute(select(func.count()).select_from(ad_metrics_daily)).scalar() == 3
+    assert (rows[444].clicks, float(rows[444].spend), rows[444].run_id) == (9, 7.5, 2)
+    assert rows[444].date == DAY and rows[444].imported_at == NOW
+
+
+def test_stored_records_read_back_in_date_order(engine: Engine) -> None:
+    migrate(engine)
+    with engine.begin() as conn:
+        db.upsert_ad_metrics(conn, [_row(2, DAY + dt.timedelta(days=1)), _row(1, DAY)])
+    got = [(r["date"], r["ad_id"]) for r in db.iter_ad_metrics(engine, since=DAY)]
+    assert got == [(DAY, 1), (DAY + dt.timedelta(days=1), 2)]
+    assert list(db.iter_ad_metrics(engine, until=DAY - dt.timedelta(days=1))) == []
+
+
+def test_runs_are_logged_and_a_stale_running_run_becomes_interrupted(engine: Engine) -> None:
+    migrate(engine)
+    with engine.begin() as conn:
+        first = db.start_run(conn, "cli")
+    with engine.begin() as conn:
+        second = db.start_run(conn, "schedule")
+        db.finish_run(conn, second, status="succeeded", rows=3, report_ids=["r1"], errors=[])
+    runs = {r["id"]: r for r in db.list_runs(engine)}
+    assert runs[first]["status"] == "interrupted"
+    assert (runs[second]["status"], runs[second]["report_ids"], runs[second]["rows"]) == ("succeeded", ["r1"], 3)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(import_runs)).scalar() == 2
+
+
+def test_sqlite_runs_in_wal_mode(sqlite_engine: Engine) -> None:
+    with sqlite_engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_sqlite_folder_is_created(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "metrics.db"
+    engine = create_engine_for(f"sqlite:///{path}")
+    migrate(engine)
+    engine.dispose()
+    assert path.exists()
+
+
+def test_plain_postgresql_urls_use_psycopg_3() -> None:
+    assert normalize_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalize_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalize_url("sqlite:///x.db") == "sqlite:///x.db"
