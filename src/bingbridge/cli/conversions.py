@@ -104,7 +104,7 @@ def goals_add(
 ) -> None:
     """Create a conversion goal (AddConversionGoals); offline goals get the usual defaults.
 
-    Example: bingbridge goals add --name "Closed deal" --category Purchase --revenue-type VariableValue --currency USD
+    Example: bingbridge goals add --name "Closed deal" --revenue-type VariableValue --revenue-value 100 --currency USD
     """
     from datetime import UTC, datetime
 
