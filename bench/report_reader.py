@@ -114,7 +114,7 @@ import datetime as dt
 from bingbridge.metrics.importer import batch_records
 from bingbridge.metrics.report_file import ReportFile
 from bingbridge.store import create_engine_for, migrate
-from bingbridge.store.ad_metrics import totals, upsert_ad_metrics, utcnow
+from bingbridge.store.ad_metrics import totals, upsert_ad_metrics_columns, utcnow
 engine = create_engine_for("sqlite:///" + sys.argv[2])
 migrate(engine)
 started = time.perf_counter()
@@ -122,7 +122,7 @@ rows = 0
 stamp = utcnow()
 with ReportFile(sys.argv[1]) as report, engine.begin() as conn:
     for batch in report.batches():
-        rows += upsert_ad_metrics(conn, batch_records(batch, 1, stamp))
+        rows += upsert_ad_metrics_columns(conn, batch_records(batch, 1, stamp))
 seconds = time.perf_counter() - started
 stored = totals(engine)
 done(rows, started, {"stored_rows": stored["rows"], "spend": round(float(stored["spend"]), 2)})

@@ -149,6 +149,13 @@ def test_submit_checks_the_date_range(client: BingAdsClient, start_back: int, en
     assert _submit_raw(client, account, _valid(account, Time=time)).errors[0].code == code
 
 
+def test_submit_needs_the_account_header(client: BingAdsClient) -> None:
+    account = _account(client)
+    with pytest.raises(ApiError) as raised:
+        client.raw_rest("reporting", "POST", rep.SUBMIT_GENERATE_REPORT.path, {"ReportRequest": _valid(account)})
+    assert raised.value.errors[0].code == 1030
+
+
 def test_polling_an_unknown_id_is_an_input_error(client: BingAdsClient) -> None:
     with pytest.raises(ApiError) as raised:
         client.reporting.poll_generate_report("nope", account_id=_account(client))

@@ -13,6 +13,9 @@ from sqlalchemy import Engine
 
 from bingbridge.emulator.server import RunningEmulator
 from bingbridge.store import create_engine_for
+from tests.databases import postgres_engine
+
+__all__ = ["postgres_engine"]
 
 
 @pytest.fixture

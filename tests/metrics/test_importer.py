@@ -217,3 +217,27 @@ def test_the_daily_range_covers_the_lookback_and_catches_up_missed_days() -> Non
 def test_a_backfill_never_starts_before_36_months() -> None:
     plan = plan_account(_account("AthensBuckarestIstanbul"), ImportOptions(since=dt.date(2023, 3, 11)), NOW, None)
     assert plan.start == dt.date(2023, 3, 11) and plan.time_zone == "AthensIslandanbulMinsk"
+
+
+def test_a_backfill_into_postgresql_matches_the_ground_truth(
+    client: BingAdsClient, bingads_emulator: RunningEmulator, postgres_engine: Engine
+) -> None:
+    result = run_import(client, postgres_engine, ImportOptions(days=60), sleep=no_sleep)
+    assert result.status == "succeeded", result.errors
+    assert check_against_truth(bingads_emulator, postgres_engine, result) >= 4
+    again = run_import(client, postgres_engine, ImportOptions(days=60), sleep=no_sleep)
+    assert db.totals(postgres_engine)["rows"] == again.rows == result.rows
+
+
+def test_extra_sinks_receive_every_record(client: BingAdsClient, engine: Engine) -> None:
+    class Collect:
+        def __init__(self) -> None:
+            self.records: list[dict[str, Any]] = []
+
+        def write(self, records: Any) -> None:
+            self.records.extend(records)
+
+    sink = Collect()
+    result = run_import(client, engine, ImportOptions(days=5, lookback_days=0), sleep=no_sleep, sinks=[sink])
+    assert len(sink.records) == result.rows > 0
+    assert {r["ad_platform"] for r in sink.records} == {"bing"} and all(r["utm_medium"] for r in sink.records)

@@ -4,6 +4,7 @@ What the emulator does where Microsoft is silent (each a choice of ours):
 - A job stays Pending for `report_pending_polls` polls (default 2), then Success; time alone never finishes it,
   so tests are deterministic.
 - More than `max_concurrent_reports` Pending jobs per customer (default 5) answers 207 ConcurrentRequestOverLimit.
+- Submit and Poll need the CustomerAccountId header (1030 without it, 106 for an account the user cannot see).
 - An unknown ReportRequestId answers 201 ApiInputValidationError; polling another user's job answers 106.
 - A range starting before the 36 months of Daily retention answers 2040 InvalidCustomDateRange.
 - Only the columns in `bingbridge.api.models.reporting.AD_PERFORMANCE_COLUMNS` are produced; another valid column,
@@ -35,7 +36,7 @@ from bingbridge.api.models.customer import AdvertiserAccount
 from bingbridge.api.models.timezones import DEFAULT_REPORT_TIME_ZONE, REPORT_TIME_ZONES, today_in, zone
 from bingbridge.emulator import faults
 from bingbridge.emulator.ad_metrics import AdMetricsWorld, MetricsRow, SyntheticAd
-from bingbridge.emulator.context import Caller, Handler
+from bingbridge.emulator.context import Caller, Handler, require_account
 from bingbridge.emulator.state import EmulatorState
 
 # Symbolic codes (reference 4.3); all carry the ReportingService prefix.
@@ -199,6 +200,7 @@ def submit_generate_report(
     state: EmulatorState, caller: Caller, req: m.SubmitGenerateReportRequest
 ) -> m.SubmitGenerateReportResponse:
     report = req.report_request
+    require_account(state, caller)  # Reporting wants the CustomerAccountId header, as Campaign Management does
     _validate(state, caller, report)
     assert report is not None
     customer_id = caller.customer_id or state.world.users[caller.user_id].customer_id
@@ -217,6 +219,7 @@ def submit_generate_report(
 def poll_generate_report(
     state: EmulatorState, caller: Caller, req: m.PollGenerateReportRequest
 ) -> m.PollGenerateReportResponse:
+    require_account(state, caller)
     reporting = reporting_state(state)
     job = reporting.jobs.get(req.report_request_id or "")
     if job is None:

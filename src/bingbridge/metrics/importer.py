@@ -234,8 +234,8 @@ def _utm(url: str | None, campaign: str | None, ad: str | None) -> Utm:
     return utm_for(url, campaign, ad)
 
 
-def batch_records(batch: ColumnBatch, run_id: int, imported_at: dt.datetime) -> list[tuple[Any, ...]]:
-    """A parsed batch as database tuples (store.ad_metrics.UPSERT_COLUMNS order), with UTM parameters."""
+def batch_records(batch: ColumnBatch, run_id: int, imported_at: dt.datetime) -> dict[str, list[Any]]:
+    """A parsed batch as database columns (store.ad_metrics.UPSERT_COLUMNS), with UTM parameters."""
     c = batch.columns
     n = batch.length
 
@@ -246,34 +246,31 @@ def batch_records(batch: ColumnBatch, run_id: int, imported_at: dt.datetime) -> 
     utms = list(map(_utm, urls, campaigns, titles))
     sources, mediums, utm_campaigns, contents, terms = (list(x) for x in zip(*utms, strict=True)) if n else ([],) * 5
     zero = [0] * n
-    return list(
-        zip(
-            col("account_id"),
-            col("time_period"),
-            col("ad_id"),
-            col("account_name"),
-            col("campaign_id"),
-            campaigns,
-            col("ad_group_id"),
-            col("ad_group_name"),
-            titles,
-            urls,
-            c.get("impressions") or zero,
-            c.get("clicks") or zero,
-            c.get("spend") or zero,
-            c.get("conversions") or zero,
-            c.get("revenue") or zero,
-            col("currency_code"),
-            sources,
-            mediums,
-            utm_campaigns,
-            contents,
-            terms,
-            [run_id] * n,
-            [imported_at] * n,
-            strict=True,
-        )
-    )
+    return {
+        "account_id": col("account_id"),
+        "date": col("time_period"),
+        "ad_id": col("ad_id"),
+        "account_name": col("account_name"),
+        "campaign_id": col("campaign_id"),
+        "campaign_name": campaigns,
+        "ad_group_id": col("ad_group_id"),
+        "ad_group_name": col("ad_group_name"),
+        "ad_name": titles,
+        "final_url": urls,
+        "impressions": c.get("impressions") or zero,
+        "clicks": c.get("clicks") or zero,
+        "spend": c.get("spend") or zero,
+        "conversions": c.get("conversions") or zero,
+        "revenue": c.get("revenue") or zero,
+        "currency_code": col("currency_code"),
+        "utm_source": sources,
+        "utm_medium": mediums,
+        "utm_campaign": utm_campaigns,
+        "utm_content": contents,
+        "utm_term": terms,
+        "run_id": [run_id] * n,
+        "imported_at": [imported_at] * n,
+    }
 
 
 class Sink(Protocol):
@@ -317,10 +314,10 @@ class _Run:
             with ReportFile(spool) as report, self.engine.begin() as conn:
                 for batch in report.batches():
                     records = batch_records(batch, self.run_id, imported_at)
-                    db.upsert_ad_metrics(conn, records)
+                    db.upsert_ad_metrics_columns(conn, records)
                     self._tally(batch)
                     for sink in self.sinks:
-                        sink.write([_as_record(r) for r in records])
+                        sink.write(_as_records(records))
                     rows += batch.length
                     self.progress.update(plan, "loading", rows)
                 db.mark_job(conn, job_row, "loaded", rows)
@@ -336,10 +333,11 @@ class _Run:
             self.spend[key] = self.spend.get(key, 0.0) + amount
 
 
-def _as_record(row: tuple[Any, ...]) -> dict[str, Any]:
+def _as_records(columns: dict[str, list[Any]]) -> list[dict[str, Any]]:
     from bingbridge.metrics.records import export_record
 
-    return export_record(dict(zip(db.UPSERT_COLUMNS, row, strict=True)))
+    names = list(columns)
+    return [export_record(dict(zip(names, row, strict=True))) for row in zip(*columns.values(), strict=True)]
 
 
 def _describe(error: BingBridgeError) -> str:

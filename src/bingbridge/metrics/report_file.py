@@ -139,22 +139,35 @@ def parse_header(values: dict[str, str]) -> ReportFileHeader:
     )
 
 
-class _Dates(dict[str, dt.date | None]):
-    """TimePeriod text -> date, parsed once per distinct day (a daily report repeats each day many times)."""
+_NA = m.NOT_APPLICABLE.encode()
+_BOM = codecs.BOM_UTF8
+# Distinct texts remembered per file (names, titles, URLs repeat on every day); past this the memo starts over.
+_TEXT_MEMO_LIMIT = 100_000
 
-    def __missing__(self, key: str) -> dt.date | None:
-        value = None if key in (m.NOT_APPLICABLE, "") else dt.date.fromisoformat(key)
-        self[key] = value
+
+class _Memo(dict[bytes, Any]):
+    """Cell bytes -> typed value, converted once per distinct cell: ids, days and names repeat on every row."""
+
+    def __init__(self, convert: Any) -> None:
+        super().__init__()
+        self._convert = convert
+
+    def __missing__(self, key: bytes) -> Any:
+        value = self[key] = self._convert(key)
         return value
 
 
-class _Ids(dict[str, int | None]):
-    """Id text -> int, converted once per distinct id (ids repeat on every day); grows with entities, not rows."""
+def _date(raw: bytes) -> dt.date | None:
+    return None if raw in (_NA, b"") else dt.date.fromisoformat(raw.decode())
 
-    def __missing__(self, key: str) -> int | None:
-        value = None if key in (m.NOT_APPLICABLE, "") else int(key)
-        self[key] = value
-        return value
+
+def _id(raw: bytes) -> int | None:
+    return None if raw in (_NA, b"") else int(raw)
+
+
+def _text(raw: bytes) -> str | None:
+    # Undoing `""` is safe on every cell: the fast path only accepts blocks where quotes come in such pairs.
+    return None if raw == _NA else raw.decode().replace('""', '"')
 
 
 def _cell(kind: str, text: str) -> Any:
@@ -175,17 +188,7 @@ def _cell(kind: str, text: str) -> Any:
 
 
 class _Misparsed(Exception):
-    """The one-split fast path misread a block (a `","` inside a field): read it with the csv module instead."""
-
-
-def _unescape(cells: list[str]) -> list[str]:
-    """Undo `""` escapes in a column of text cells; _Misparsed for a lone quote."""
-    joined = "\x00".join(cells)
-    if '"' not in joined:
-        return cells
-    if '"' in joined.replace('""', ""):
-        raise _Misparsed
-    return [c.replace('""', '"') if '"' in c else c for c in cells]
+    """The one-split fast path cannot read a block with certainty: read it with the csv module instead."""
 
 
 class ColumnBatch(NamedTuple):
@@ -204,21 +207,24 @@ _new_row = partial(tuple.__new__, AdPerformanceRow)
 
 
 class _Typer:
-    """Types whole columns at once: C-level `map` over a column is much cheaper than a call per cell."""
+    """Types whole columns of raw cells at once: C-level `map` over a column costs far less than a call per cell."""
 
     def __init__(self) -> None:
-        self.dates = _Dates()
-        self.ids = _Ids()
+        self.dates = _Memo(_date)
+        self.ids = _Memo(_id)
+        self.texts = _Memo(_text)
 
-    def column(self, kind: str, values: list[str], escaped: bool) -> list[Any]:
-        """Type one column; `escaped`: the block has `""` escapes somewhere, so text cells may need undoing."""
-        if kind == "text":
-            if escaped:
-                values = _unescape(values)
-            if m.NOT_APPLICABLE in values:
-                return [None if v == m.NOT_APPLICABLE else v for v in values]
-            return values
+    def column(self, kind: str, values: list[bytes], escaped: bool) -> list[Any]:
+        """Type one column; `escaped`: the block has `""` escapes somewhere."""
         try:
+            if kind == "text":
+                if escaped:
+                    joined = b"\x00".join(values)
+                    if b'"' in joined and b'"' in joined.replace(b'""', b""):
+                        raise _Misparsed  # a lone quote: a `","` inside a field misled the split
+                if len(self.texts) > _TEXT_MEMO_LIMIT:
+                    self.texts.clear()
+                return list(map(self.texts.__getitem__, values))
             if kind == "date":
                 return list(map(self.dates.__getitem__, values))
             if kind == "id":
@@ -227,14 +233,13 @@ class _Typer:
                 return list(map(int, values))
             if kind == "number":
                 return list(map(float, values))
-            if kind == "percent":
-                return [float(v[:-1]) for v in values]
+            return [float(v[:-1]) for v in values]  # percent: "1.23%"
+        except ValueError:  # "--", "1,000" (FormatVersion 1.0), or something that is no number
+            pass
+        try:
+            return [_cell(kind, v.decode()) for v in values]
         except ValueError:
-            try:
-                return [_cell(kind, v) for v in values]  # "--", "1,000" (FormatVersion 1.0)
-            except ValueError:
-                raise _Misparsed from None  # a cell that is no number: let the csv module decide
-        return values
+            raise _Misparsed from None
 
 
 class ReportFile:
@@ -247,7 +252,7 @@ class ReportFile:
     `source` is a path or a binary file object holding the zip (or a bare CSV/TSV). Give `columns` when the file
     was requested with ExcludeColumnHeaders. After iteration, `rows_read` counts the data rows; when the header
     states a row count and it differs, iteration ends with ReportFileError (a truncated or damaged download).
-    Memory stays near `chunk_size` decoded characters whatever the file size.
+    Memory stays near `chunk_size` bytes of the file whatever its size. Microsoft's files are UTF-8.
     """
 
     def __init__(
@@ -259,10 +264,10 @@ class ReportFile:
             self._owned.append(binary)
         self._raw = self._open_member(binary)
         self._chunk_size = chunk_size
-        self._decoder = codecs.getincrementaldecoder("utf-8-sig")()
-        self._buffer = ""
+        self._buffer = b""
+        self._started = False
         self._eof = False
-        self._newline = "\r\n"
+        self._newline = b"\r\n"
         self.rows_read = 0
         self.delimiter = ","
         self.header = self._read_header()
@@ -271,7 +276,7 @@ class ReportFile:
         self._kinds = [_KINDS.get(c, "text") for c in self.columns]
         self._typer = _Typer()
 
-    # ---- reading text ----
+    # ---- reading lines and blocks ----
 
     def _open_member(self, binary: IO[bytes]) -> IO[bytes]:
         start = binary.read(4)
@@ -288,33 +293,36 @@ class ReportFile:
         return member
 
     def _fill(self) -> bool:
-        """Decode the next chunk into the buffer; False at the end of the file."""
+        """Read the next chunk into the buffer; False at the end of the file."""
         if self._eof:
             return False
         data = self._raw.read(self._chunk_size)
+        if not self._started:
+            self._started = True
+            data = data.removeprefix(_BOM)
         if not data:
-            self._buffer += self._decoder.decode(b"", final=True)
             self._eof = True
             return False
-        self._buffer += self._decoder.decode(data)
+        self._buffer += data
         return True
 
     def _read_line(self) -> str:
-        """The next line without its line break ("" at the end of the file)."""
+        """The next line, decoded, without its line break ("" at the end of the file)."""
         while True:
-            end = self._buffer.find("\n")
+            end = self._buffer.find(b"\n")
             if end >= 0:
                 line, self._buffer = self._buffer[:end], self._buffer[end + 1 :]
-                if line.endswith("\r"):
-                    return line[:-1]
-                self._newline = "\n"
-                return line
+                if line.endswith(b"\r"):
+                    line = line[:-1]
+                else:
+                    self._newline = b"\n"
+                return line.decode()
             if not self._fill():
-                line, self._buffer = self._buffer, ""
-                return line
+                line, self._buffer = self._buffer, b""
+                return line.decode()
 
     def _unread(self, line: str) -> None:
-        self._buffer = line + self._newline + self._buffer
+        self._buffer = line.encode() + self._newline + self._buffer
 
     def _read_header(self) -> ReportFileHeader:
         values: dict[str, str] = {}
@@ -347,7 +355,7 @@ class ReportFile:
             return list(given)
         return cells
 
-    def _blocks(self) -> Iterator[str]:
+    def _blocks(self) -> Iterator[bytes]:
         """Runs of whole data lines, each ending with a line break, up to the blank line before the footer."""
         newline = self._newline
         blank = newline + newline
@@ -357,8 +365,8 @@ class ReportFile:
             end = self._buffer.find(blank)
             if end >= 0:
                 block = self._buffer[: end + len(newline)]
-                if not block.count('"') % 2:
-                    self._buffer = ""
+                if not block.count(b'"') % 2:
+                    self._buffer = b""
                     if block:
                         yield block
                     return
@@ -367,19 +375,19 @@ class ReportFile:
             if cut >= len(newline):
                 block = self._buffer[:cut]
                 # Cut only between records: an odd number of quotes means a field runs on past the cut.
-                if not block.count('"') % 2:
+                if not block.count(b'"') % 2:
                     self._buffer = self._buffer[cut:]
                     yield block
             if not self._fill():
                 if self._buffer.strip():
                     yield self._buffer if self._buffer.endswith(newline) else self._buffer + newline
-                self._buffer = ""
+                self._buffer = b""
                 return
 
     # ---- typed output ----
 
     def batches(self) -> Iterator[ColumnBatch]:
-        """The data as typed column batches (about `chunk_size` characters each): the fastest way through a file."""
+        """The data as typed column batches (about `chunk_size` bytes each): the fastest way through a file."""
         count = 0
         for block in self._blocks():
             try:
@@ -393,40 +401,44 @@ class ReportFile:
         if self.header.rows is not None and self.header.rows != count:
             raise ReportFileError(f"the report header says {self.header.rows} rows but the file has {count}")
 
-    def _fast(self, block: str) -> ColumnBatch:
+    def _fast(self, block: bytes) -> ColumnBatch:
         """All cells of a block with one split, then whole columns typed at once. A block it cannot read with
-        certainty (a line break or `","` inside a field, a footer or totals row) raises _Misparsed: a field with a
-        line break or a `","` in it adds cells, so the count no longer matches the lines."""
+        certainty raises _Misparsed: a footer or totals row, or a line break or `","` inside a field (those add
+        cells, so the count no longer matches the lines)."""
         newline = self._newline
-        if block[:1] != '"' or '"©' in block or block.startswith('"Total') or f'{newline}"Total' in block:
+        if block[:1] != b'"' or b'"\xc2\xa9' in block or block.startswith(b'"Total') or newline + b'"Total' in block:
             raise _Misparsed
-        separator = f'"{self.delimiter}"'
+        separator = f'"{self.delimiter}"'.encode()
         lines = block.count(newline)
-        flat = block[1 : -len(newline) - 1].replace(f'"{newline}"', separator).split(separator)
+        flat = block[1 : -len(newline) - 1].replace(b'"' + newline + b'"', separator).split(separator)
         width = len(self.columns)
         if len(flat) != lines * width or width < 3:
             raise _Misparsed
-        escaped = block.count('"') != 2 * len(flat)
+        escaped = block.count(b'"') != 2 * len(flat)
         columns = {}
         for i, (field, kind) in enumerate(zip(self._fields, self._kinds, strict=True)):
             if field is not None:
                 columns[field] = self._typer.column(kind, flat[i::width], escaped)
         return ColumnBatch(lines, columns)
 
-    def _slow(self, block: str) -> ColumnBatch:
+    def _slow(self, block: bytes) -> ColumnBatch:
+        try:
+            text = block.decode()
+        except UnicodeDecodeError as exc:
+            raise ReportFileError(f"the report is not UTF-8: {exc}") from None
         values: list[list[Any]] = [[] for _ in self.columns]
         length = 0
-        for cells in csv.reader(io.StringIO(block, newline=""), delimiter=self.delimiter):
+        for cells in csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter):
             first = cells[0].strip() if cells else ""
             if not first or first.startswith(("©", "Total")):
                 continue  # a blank line, the footer or a totals row (the SDK skips these too)
             if len(cells) != len(self.columns):
                 raise ReportFileError(f"a row has {len(cells)} cells, the file has {len(self.columns)} columns")
-            for target, kind, text in zip(values, self._kinds, cells, strict=True):
+            for target, kind, cell in zip(values, self._kinds, cells, strict=True):
                 try:
-                    target.append(_cell(kind, text))
+                    target.append(_cell(kind, cell))
                 except ValueError:
-                    raise ReportFileError(f"cannot read {text!r} as {kind}") from None
+                    raise ReportFileError(f"cannot read {cell!r} as {kind}") from None
             length += 1
         columns = {f: v for f, v in zip(self._fields, values, strict=True) if f is not None}
         return ColumnBatch(length, columns)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
@@ -71,27 +71,34 @@ def upsert_ad_metrics(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> int:
     """Insert or update records keyed by (account_id, date, ad_id); tuples in UPSERT_COLUMNS order."""
     if not rows:
         return 0
+    columns = dict(zip(UPSERT_COLUMNS, (list(c) for c in zip(*rows, strict=True)), strict=True))
+    return upsert_ad_metrics_columns(conn, columns)
+
+
+def upsert_ad_metrics_columns(conn: Connection, columns: Mapping[str, Sequence[Any]]) -> int:
+    """The same from columns (UPSERT_COLUMNS name -> values), as the import produces them."""
+    count = len(columns["account_id"])
+    if not count:
+        return 0
     stmt = _upsert_statement(conn)
     if conn.dialect.name == "sqlite":
-        # The driver's executemany with positional tuples is several times faster than SQLAlchemy's per-row
-        # parameter processing; dates and times are written in the text forms SQLAlchemy's SQLite types read.
+        # The driver's executemany with positional tuples zipped from columns is several times faster than
+        # SQLAlchemy's per-row parameter processing; days and times are written in the text forms SQLAlchemy's
+        # SQLite types read back.
         compiled = stmt.compile(dialect=conn.dialect)
-        order = [UPSERT_COLUMNS.index(name) for name in compiled.positiontup or ()]
-        date_at, time_at = UPSERT_COLUMNS.index("date"), UPSERT_COLUMNS.index("imported_at")
         dates = _IsoDates()
-        stamps: dict[dt.datetime, str] = {}
-
-        def driver_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
-            values = list(row)
-            values[date_at] = dates[row[date_at]]
-            stamp = row[time_at]
-            values[time_at] = stamps.get(stamp) or stamps.setdefault(stamp, stamp.strftime("%Y-%m-%d %H:%M:%S.%f"))
-            return tuple(values[i] for i in order)
-
-        conn.exec_driver_sql(str(compiled), [driver_row(r) for r in rows])
-        return len(rows)
-    conn.execute(stmt, [dict(zip(UPSERT_COLUMNS, row, strict=True)) for row in rows])
-    return len(rows)
+        stamps = {t: t.strftime("%Y-%m-%d %H:%M:%S.%f") for t in set(columns["imported_at"])}
+        converted = {
+            **columns,
+            "date": list(map(dates.__getitem__, columns["date"])),
+            "imported_at": list(map(stamps.__getitem__, columns["imported_at"])),
+        }
+        ordered = [converted[name] for name in compiled.positiontup or ()]
+        conn.exec_driver_sql(str(compiled), list(zip(*ordered, strict=True)))
+        return count
+    names = list(UPSERT_COLUMNS)
+    conn.execute(stmt, [dict(zip(names, row, strict=True)) for row in zip(*(columns[n] for n in names), strict=True)])
+    return count
 
 
 def iter_ad_metrics(
