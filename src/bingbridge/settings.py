@@ -48,7 +48,7 @@ def default_config_dir() -> Path:
     return Path(base) / "bingbridge"
 
 
-_SECRET_FIELDS = frozenset({"client_secret", "developer_token", "refresh_token", "amplitude_api_key"})
+_SECRET_FIELDS = frozenset({"client_secret", "developer_token", "refresh_token", "amplitude_api_key", "secret_key"})
 _INT_FIELDS = frozenset({"customer_id", "account_id", "max_retries"})
 _FLOAT_FIELDS = frozenset({"throttle_wait_seconds", "bulk_throttle_wait_seconds", "timeout_seconds"})
 
@@ -79,6 +79,9 @@ class Settings:
     # `metrics export --format amplitude` without --output posts events to this batch endpoint with this key.
     amplitude_api_key: Secret | None = None
     amplitude_batch_url: str = "https://api2.amplitude.com/batch"
+    # Encrypts destination secrets at rest: a Fernet key, else the key file (created 0600 on first use).
+    secret_key: Secret | None = None
+    secret_key_file: Path = field(default_factory=lambda: default_config_dir() / "secret.key")
 
     @classmethod
     def load(
@@ -151,7 +154,7 @@ def _coerce(name: str, value: Any) -> Any:
             raise ConfigurationError(f"{name} must be a number, got {value!r}", env_var=env_var) from None
     if name == "environment" and value not in get_args(Environment):
         raise ConfigurationError(f"environment must be production or sandbox, got {value!r}", env_var=env_var)
-    if name == "token_file":
+    if name in ("token_file", "secret_key_file"):
         return Path(value).expanduser()
     if name == "api_base_url":
         return str(value).rstrip("/")

@@ -35,6 +35,7 @@ from bingbridge.metrics.report_file import ColumnBatch, ReportFile
 from bingbridge.metrics.utm import Utm, utm_for
 from bingbridge.store import ad_metrics as db
 from bingbridge.store import migrate
+from bingbridge.store.engine import utcnow
 
 DEFAULT_LOOKBACK_DAYS = 30
 DEFAULT_BACKFILL_DAYS = 365
@@ -309,7 +310,7 @@ class _Run:
         with tempfile.TemporaryFile() as spool:
             reports.download(self.client, job, spool, self.sleep)
             spool.seek(0)
-            imported_at = db.utcnow()
+            imported_at = utcnow()
             rows = 0
             with ReportFile(spool) as report, self.engine.begin() as conn:
                 for batch in report.batches():

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 
+from bingbridge.store.engine import utcnow
 from bingbridge.store.schema import ad_metrics_daily, import_runs, report_jobs
 
 # The order of the values in each tuple given to `upsert_ad_metrics`.
@@ -37,11 +38,6 @@ UPSERT_COLUMNS: tuple[str, ...] = (
     "imported_at",
 )
 KEY_COLUMNS = ("account_id", "date", "ad_id")
-
-
-def utcnow() -> dt.datetime:
-    """Naive UTC, as every time in the database."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def _upsert_statement(conn: Connection) -> Any:

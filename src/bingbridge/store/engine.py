@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
 
+
+def utcnow() -> datetime:
+    """The database's clock: naive UTC (SQLite keeps no time zones), to the microsecond."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
 # The newest migration; `migrate()` brings a database here.
-HEAD = "0001"
+HEAD = "0002"
 
 
 def normalize_url(url: str) -> str:

@@ -92,3 +92,100 @@ report_jobs = Table(
     Column("rows", BigInteger),
     Index("ix_report_jobs_range", "account_id", "start_date", "end_date"),
 )
+
+# ---- server-side conversion tracking ----
+
+# A tenant of the tracking service; events arrive with its ingestion key (only the key's SHA-256 is stored).
+workspaces = Table(
+    "workspaces",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("key_prefix", String(16), nullable=False),  # shown so people can tell keys apart
+    Column("created_at", DateTime, nullable=False),
+)
+
+# A Microsoft Advertising account events are uploaded to. Secrets are one encrypted JSON blob.
+destinations = Table(
+    "destinations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workspace_id", Integer, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("environment", String(20), nullable=False),
+    Column("customer_id", BigInteger, nullable=False),
+    Column("account_id", BigInteger, nullable=False),
+    Column("client_id", String(200), nullable=False),
+    Column("secrets", Text, nullable=False),  # Fernet token of {developer_token, client_secret, refresh_token, ...}
+    Column("access_token_expires_at", DateTime),
+    Column("uet_tag_id", BigInteger),
+    Column("live", Integer, nullable=False, default=0),
+    Column("conversion_names", JSON, nullable=False),  # event name -> conversion goal name
+    Column("calls_per_hour", Integer, nullable=False),
+    Column("last_test", JSON),  # {"ok", "failed", "message", "token_ms", "api_ms", "at"}
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+# Every accepted event, stored once per (workspace, event_id). E-mail and phone arrive hashed, never plain.
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("workspace_id", Integer, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", String(200), nullable=False),
+    Column("event_name", String(100), nullable=False),
+    Column("occurred_at", DateTime, nullable=False),
+    Column("received_at", DateTime, nullable=False),
+    Column("value", Float),
+    Column("currency", String(3)),
+    Column("ad_storage", String(10)),  # granted | denied | None (not given)
+    Column("hashed_email", String(64)),
+    Column("hashed_phone", String(64)),
+    Column("click_ids", JSON),  # {"msclkid": ..., "gclid": ..., ...}
+    Column("properties", JSON),
+    Index("ux_events_workspace_event", "workspace_id", "event_id", unique=True),
+)
+
+# One row per event and destination: the dispatch log and the work queue at once.
+dispatches = Table(
+    "dispatches",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("event_pk", BigInteger, ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    Column("destination_id", Integer, ForeignKey("destinations.id", ondelete="CASCADE"), nullable=False),
+    # pending, sent, skipped, blocked, failed, dead_lettered
+    Column("status", String(20), nullable=False),
+    Column("reason", Text),
+    Column("conversion_name", String(100)),
+    Column("code", Integer),  # Microsoft's error code
+    Column("error_code", String(100)),
+    Column("tracking_id", String(100)),
+    Column("batch_id", String(40)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime),
+    Column("claimed_by", String(100)),
+    Column("claim_expires_at", DateTime),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("sent_at", DateTime),
+    Index("ix_dispatches_queue", "destination_id", "status", "next_attempt_at"),
+    Index("ix_dispatches_event", "event_pk"),
+)
+
+# Every upload call a worker made: the hourly call budget and the health badge are computed from it.
+dispatch_calls = Table(
+    "dispatch_calls",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("destination_id", Integer, ForeignKey("destinations.id", ondelete="CASCADE"), nullable=False),
+    Column("batch_id", String(40), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("ok", Integer, nullable=False),  # 1 when Microsoft answered the call (partial errors included)
+    Column("code", Integer),
+    Column("tracking_id", String(100)),
+    Column("worker", String(100)),
+    Index("ix_dispatch_calls_destination_at", "destination_id", "at"),
+)

@@ -1,0 +1,1 @@
+"""Server-side conversion tracking: workspaces and destinations, event ingestion, dispatch to Microsoft."""

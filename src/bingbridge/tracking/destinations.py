@@ -1,0 +1,262 @@
+"""Microsoft Advertising destinations of a workspace: credentials (encrypted), goal mapping, Live switch, test.
+
+A destination holds the seven credentials of the seed (customer id, account id, developer token, client id, client
+secret, access token, refresh token) and an optional UET tag id. Secrets are sealed with `SecretBox`; the
+destination's rotated refresh tokens are written back through `DestinationTokenStore`, so they never go stale.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, insert, select, update
+
+from bingbridge.api.client import BingAdsClient
+from bingbridge.auth.check import ConnectionReport, check_connection
+from bingbridge.auth.tokens import TokenSet
+from bingbridge.errors import FieldProblem, ValidationError
+from bingbridge.settings import Secret, Settings
+from bingbridge.store.engine import utcnow
+from bingbridge.store.schema import destinations
+from bingbridge.tracking.secrets import SecretBox
+
+# The seed's mapping of event names to Microsoft conversion goal names; editable per destination.
+DEFAULT_CONVERSION_NAMES = {
+    "purchase": "Purchase",
+    "lead": "Lead",
+    "sign_up": "Sign Up",
+    "subscribe": "Subscribe",
+    "add_to_cart": "Add to Cart",
+}
+# The seed's call budget for a destination.
+DEFAULT_CALLS_PER_HOUR = 1000
+_DIGITS = re.compile(r"^\d+$")
+
+
+@dataclass(frozen=True)
+class DestinationInput:
+    """What a person types into the destination card (or the CLI)."""
+
+    customer_id: str | int | None
+    account_id: str | int | None
+    developer_token: str | None
+    client_id: str | None
+    client_secret: str | None
+    refresh_token: str | None
+    access_token: str | None = None
+    uet_tag_id: str | int | None = None
+    name: str = "Microsoft Advertising"
+    environment: str = "production"
+    live: bool = False
+    conversion_names: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CONVERSION_NAMES))
+    calls_per_hour: int = DEFAULT_CALLS_PER_HOUR
+
+    def problems(self) -> list[FieldProblem]:
+        """Field-level checks of Save: required fields present, ids numeric, names sane."""
+        found = []
+        for name in ("customer_id", "account_id"):
+            value = getattr(self, name)
+            if value in (None, ""):
+                found.append(FieldProblem(name, "required (a number such as 123456789)"))
+            elif not _DIGITS.match(str(value).strip()):
+                found.append(FieldProblem(name, f"must be a number, got {value!r}"))
+        for name in ("developer_token", "client_id", "client_secret", "refresh_token"):
+            if not (getattr(self, name) or "").strip():
+                found.append(FieldProblem(name, "required"))
+        if self.uet_tag_id not in (None, "") and not _DIGITS.match(str(self.uet_tag_id).strip()):
+            found.append(FieldProblem("uet_tag_id", f"must be a number, got {self.uet_tag_id!r}"))
+        if self.environment not in ("production", "sandbox"):
+            found.append(FieldProblem("environment", "must be production or sandbox"))
+        if self.calls_per_hour < 1:
+            found.append(FieldProblem("calls_per_hour", "must be 1 or more"))
+        for event, goal in self.conversion_names.items():
+            if not event.strip() or not goal.strip() or len(goal) > 100:
+                found.append(FieldProblem("conversion_names", f"{event!r} -> {goal!r}: give a goal name of 1..100"))
+        return found
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A stored destination, secrets not included (open them with `credentials`)."""
+
+    id: int
+    workspace_id: int
+    name: str
+    environment: str
+    customer_id: int
+    account_id: int
+    client_id: str
+    uet_tag_id: int | None
+    live: bool
+    conversion_names: dict[str, str]
+    calls_per_hour: int
+    last_test: dict[str, Any] | None
+    sealed: str
+
+    def public(self) -> dict[str, Any]:
+        """Everything safe to show: secrets appear only as whether they are set."""
+        data = asdict(self)
+        del data["sealed"]
+        return data
+
+
+def _row_to_destination(row: Any) -> Destination:
+    return Destination(
+        id=row.id,
+        workspace_id=row.workspace_id,
+        name=row.name,
+        environment=row.environment,
+        customer_id=row.customer_id,
+        account_id=row.account_id,
+        client_id=row.client_id,
+        uet_tag_id=row.uet_tag_id,
+        live=bool(row.live),
+        conversion_names=dict(row.conversion_names or {}),
+        calls_per_hour=row.calls_per_hour,
+        last_test=row.last_test,
+        sealed=row.secrets,
+    )
+
+
+def save_destination(
+    engine: Engine, box: SecretBox, workspace_id: int, data: DestinationInput, *, destination_id: int | None = None
+) -> Destination:
+    """Validate and store a destination (new, or replacing `destination_id`); secrets are sealed."""
+    problems = data.problems()
+    if problems:
+        raise ValidationError(problems, operation="save destination")
+    now = utcnow()
+    secrets = {
+        "developer_token": data.developer_token,
+        "client_secret": data.client_secret,
+        "refresh_token": data.refresh_token,
+        "access_token": data.access_token,
+    }
+    values = {
+        "workspace_id": workspace_id,
+        "name": data.name,
+        "environment": data.environment,
+        "customer_id": int(str(data.customer_id)),
+        "account_id": int(str(data.account_id)),
+        "client_id": (data.client_id or "").strip(),
+        "secrets": box.seal({k: (v.strip() if v else v) for k, v in secrets.items()}),
+        "access_token_expires_at": None,
+        "uet_tag_id": int(str(data.uet_tag_id)) if data.uet_tag_id not in (None, "") else None,
+        "live": int(data.live),
+        "conversion_names": data.conversion_names,
+        "calls_per_hour": data.calls_per_hour,
+        "updated_at": now,
+    }
+    with engine.begin() as conn:
+        if destination_id is None:
+            destination_id = conn.execute(insert(destinations).values(created_at=now, **values)).inserted_primary_key[0]  # type: ignore[index]
+        else:
+            conn.execute(update(destinations).where(destinations.c.id == destination_id).values(**values))
+    found = get_destination(engine, destination_id)
+    assert found is not None
+    return found
+
+
+def get_destination(engine: Engine, destination_id: int) -> Destination | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(destinations).where(destinations.c.id == destination_id)).first()
+    return _row_to_destination(row) if row else None
+
+
+def list_destinations(engine: Engine, workspace_id: int | None = None, *, live_only: bool = False) -> list[Destination]:
+    query = select(destinations).order_by(destinations.c.id)
+    if workspace_id is not None:
+        query = query.where(destinations.c.workspace_id == workspace_id)
+    if live_only:
+        query = query.where(destinations.c.live == 1)
+    with engine.connect() as conn:
+        return [_row_to_destination(r) for r in conn.execute(query)]
+
+
+def set_live(engine: Engine, destination_id: int, live: bool) -> None:
+    """The Live switch: dispatch runs only for live destinations."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(destinations).where(destinations.c.id == destination_id).values(live=int(live), updated_at=utcnow())
+        )
+
+
+class DestinationTokenStore:
+    """Keeps a destination's OAuth tokens in its sealed secrets, so rotations are persisted at once."""
+
+    def __init__(self, engine: Engine, box: SecretBox, destination_id: int) -> None:
+        self.engine = engine
+        self.box = box
+        self.destination_id = destination_id
+
+    def _secrets(self) -> tuple[dict[str, str | None], datetime | None]:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(destinations.c.secrets, destinations.c.access_token_expires_at).where(
+                    destinations.c.id == self.destination_id
+                )
+            ).one()
+        return self.box.open(row.secrets), row.access_token_expires_at
+
+    def load(self, key: str) -> TokenSet | None:
+        secrets, expires_at = self._secrets()
+        if not secrets.get("access_token") or not secrets.get("refresh_token") or expires_at is None:
+            return None  # no usable access token yet: the client refreshes with the refresh token
+        return TokenSet(
+            access_token=str(secrets["access_token"]),
+            refresh_token=str(secrets["refresh_token"]),
+            expires_at=expires_at.replace(tzinfo=UTC),
+            origin=str(secrets.get("origin") or ""),
+        )
+
+    def save(self, key: str, tokens: TokenSet) -> None:
+        secrets, _ = self._secrets()
+        secrets.update(access_token=tokens.access_token, refresh_token=tokens.refresh_token, origin=tokens.origin)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(destinations)
+                .where(destinations.c.id == self.destination_id)
+                .values(
+                    secrets=self.box.seal(secrets),
+                    access_token_expires_at=tokens.expires_at.astimezone(UTC).replace(tzinfo=None),
+                )
+            )
+
+
+def destination_client(
+    engine: Engine,
+    box: SecretBox,
+    destination: Destination,
+    base: Settings,
+    *,
+    http: httpx.Client | None = None,
+    max_retries: int | None = None,
+) -> BingAdsClient:
+    """A client acting with the destination's credentials (the base settings give URL, timeouts, retries)."""
+    secrets = box.open(destination.sealed)
+    settings = base.with_overrides(
+        client_id=destination.client_id,
+        client_secret=Secret(secrets["client_secret"] or ""),
+        developer_token=Secret(secrets["developer_token"] or ""),
+        refresh_token=Secret(secrets["refresh_token"] or ""),
+        customer_id=destination.customer_id,
+        account_id=destination.account_id,
+        environment=destination.environment,
+        max_retries=max_retries,
+    )
+    store = DestinationTokenStore(engine, box, destination.id)
+    return BingAdsClient(settings, http=http, token_store=store)
+
+
+def check_destination(engine: Engine, box: SecretBox, destination: Destination, base: Settings) -> ConnectionReport:
+    """The Test button: a token and a real API call, with latency; the outcome is kept on the destination."""
+    with destination_client(engine, box, destination, base, max_retries=0) as client:
+        report = check_connection(client)
+    result = {**asdict(report), "at": utcnow().isoformat()}
+    with engine.begin() as conn:
+        conn.execute(update(destinations).where(destinations.c.id == destination.id).values(last_test=result))
+    return report
