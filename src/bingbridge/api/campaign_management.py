@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from bingbridge.api.models import campaign as m
-from bingbridge.api.models.base import WireModel
+from bingbridge.api.models.base import WireResponse
 from bingbridge.api.operations import Operation, Req, Resp
 from bingbridge.errors import ErrorDetail, FieldProblem, ValidationError
 
@@ -121,7 +121,7 @@ def batch_details(errors: Sequence[m.BatchError] | None) -> dict[int, list[Error
 
 
 def per_item(
-    count: int, answer: WireModel, errors: Sequence[m.BatchError] | None, values: Sequence[T | None] = ()
+    count: int, answer: WireResponse, errors: Sequence[m.BatchError] | None, values: Sequence[T | None] = ()
 ) -> list[ItemResult[T]]:
     """Index-aligned results: value where the item succeeded, errors where it did not."""
     grouped = batch_details(errors)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from bingbridge.api.models.base import WireModel
+from bingbridge.api.models.base import WireModel, WireResponse
 
 Req = TypeVar("Req", bound=WireModel)
-Resp = TypeVar("Resp", bound=WireModel)
+Resp = TypeVar("Resp", bound=WireResponse)
 
 
 @dataclass(frozen=True)

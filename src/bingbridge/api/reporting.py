@@ -256,7 +256,9 @@ class Reporting:
             customer_id=customer_id if customer_id is not None else self._client.settings.customer_id,
             account_id=account_id if account_id is not None else self._client.settings.account_id,
         )
-        return answer.report_request_status or m.ReportRequestStatus(status="Pending")
+        status = answer.report_request_status or m.ReportRequestStatus(status="Pending")
+        status._tracking_id = answer.tracking_id
+        return status
 
     def download_report(self, url: str, destination: IO[bytes]) -> int:
         """Stream the zipped report at `url` into `destination`; returns the bytes written.
@@ -318,7 +320,9 @@ class AsyncReporting:
             customer_id=customer_id if customer_id is not None else self._client.settings.customer_id,
             account_id=account_id if account_id is not None else self._client.settings.account_id,
         )
-        return answer.report_request_status or m.ReportRequestStatus(status="Pending")
+        status = answer.report_request_status or m.ReportRequestStatus(status="Pending")
+        status._tracking_id = answer.tracking_id
+        return status
 
     async def download_report(self, url: str, destination: IO[bytes]) -> int:
         written = 0

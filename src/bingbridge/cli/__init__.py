@@ -23,6 +23,8 @@ COMMANDS = {
     "goals": "bingbridge.cli.conversions:goals",
     "uet-tags": "bingbridge.cli.conversions:uet_tags",
     "conversions": "bingbridge.cli.conversions:conversions",
+    "workspaces": "bingbridge.cli.tracking:workspaces",
+    "destinations": "bingbridge.cli.tracking:destinations",
     "raw": "bingbridge.cli.raw:raw",
     "metrics": "bingbridge.cli.metrics:metrics",
     "emulator": "bingbridge.cli.emulator:emulator",

@@ -9,6 +9,6 @@ newest version; the version is the row in `alembic_version`.
 
 from __future__ import annotations
 
-from bingbridge.store.engine import create_engine_for, migrate, schema_version, utcnow
+from bingbridge.store.engine import create_engine_for, migrate, open_database, schema_version, utcnow
 
-__all__ = ["create_engine_for", "migrate", "schema_version", "utcnow"]
+__all__ = ["create_engine_for", "migrate", "open_database", "schema_version", "utcnow"]

@@ -72,3 +72,10 @@ def migrate(engine: Engine) -> str:
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
     return schema_version(engine) or ""
+
+
+def open_database(url: str) -> Engine:
+    """An engine for `url` with every migration applied: what commands and the service start from."""
+    engine = create_engine_for(url)
+    migrate(engine)
+    return engine

@@ -68,12 +68,6 @@ class WireModel(BaseModel):
 
     # The SOAP element/type name when it differs from the class name.
     wire_name: ClassVar[str | None] = None
-    _tracking_id: str | None = PrivateAttr(default=None)
-
-    @property
-    def tracking_id(self) -> str | None:
-        """Microsoft's TrackingId of the response this object came in, if any."""
-        return self._tracking_id
 
     @classmethod
     def type_name(cls) -> str:
@@ -86,6 +80,21 @@ class WireModel(BaseModel):
     @classmethod
     def from_wire(cls, data: Any) -> Any:
         return cls.model_validate(data)
+
+
+class WireResponse(WireModel):
+    """An operation's answer; it remembers Microsoft's TrackingId of the call.
+
+    Only answers carry it: a private attribute costs every instance at creation, and requests are built by the
+    hundred thousand.
+    """
+
+    _tracking_id: str | None = PrivateAttr(default=None)
+
+    @property
+    def tracking_id(self) -> str | None:
+        """Microsoft's TrackingId of the call that returned this answer."""
+        return self._tracking_id
 
 
 # Key/value pairs are `Key`/`Value` in REST JSON but `key`/`value` in SOAP (the SOAP writer uses field names).

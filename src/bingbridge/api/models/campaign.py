@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from bingbridge.api.models.base import Flags, KeyValuePairOfstringstring, LongId, WireDateTime, WireModel
+from bingbridge.api.models.base import Flags, KeyValuePairOfstringstring, LongId, WireDateTime, WireModel, WireResponse
 
 GoalStatus = Literal["Active", "Paused", "Deleted"]
 GoalScope = Literal["Account", "Customer"]
@@ -205,7 +205,7 @@ class AddConversionGoalsRequest(WireModel):
     conversion_goals: list[AnyConversionGoal] | None = None
 
 
-class AddConversionGoalsResponse(WireModel):
+class AddConversionGoalsResponse(WireResponse):
     conversion_goal_ids: list[LongId | None] | None = None
     partial_errors: list[BatchError] | None = None
 
@@ -214,7 +214,7 @@ class UpdateConversionGoalsRequest(WireModel):
     conversion_goals: list[AnyConversionGoal] | None = None
 
 
-class PartialErrorsResponse(WireModel):
+class PartialErrorsResponse(WireResponse):
     """Answers that carry only per-item errors."""
 
     partial_errors: list[BatchError] | None = None
@@ -230,7 +230,7 @@ class GetConversionGoalsByIdsRequest(WireModel):
     return_additional_fields: Flags | None = None
 
 
-class GetConversionGoalsResponse(WireModel):
+class GetConversionGoalsResponse(WireResponse):
     conversion_goals: list[AnyConversionGoal | None] | None = None
     partial_errors: list[BatchError] | None = None
 
@@ -269,7 +269,7 @@ class AddUetTagsRequest(WireModel):
     uet_tags: list[UetTag] | None = None
 
 
-class UetTagsResponse(WireModel):
+class UetTagsResponse(WireResponse):
     uet_tags: list[UetTag | None] | None = None
     partial_errors: list[BatchError] | None = None
 

@@ -14,6 +14,7 @@ from bingbridge.api.models.base import (
     LongId,
     WireDateTime,
     WireModel,
+    WireResponse,
 )
 
 ClientLinkType = Literal["AccountLink", "CustomerLink"]
@@ -241,7 +242,7 @@ class AddClientLinksRequest(WireModel):
     client_links: list[ClientLink]
 
 
-class AddClientLinksResponse(WireModel):
+class AddClientLinksResponse(WireResponse):
     operation_errors: list[OperationError] | None = None
     # Index-aligned with the request: None (or empty) where the link was added.
     partial_errors: list[list[OperationError] | None] | None = None
@@ -253,7 +254,7 @@ class SearchClientLinksRequest(WireModel):
     page_info: Paging | None = None
 
 
-class SearchClientLinksResponse(WireModel):
+class SearchClientLinksResponse(WireResponse):
     client_links: list[ClientLink] | None = None
 
 
@@ -264,7 +265,7 @@ class SearchAccountsRequest(WireModel):
     return_additional_fields: Flags | None = None
 
 
-class SearchAccountsResponse(WireModel):
+class SearchAccountsResponse(WireResponse):
     accounts: list[AdvertiserAccount] | None = None
 
 
@@ -273,7 +274,7 @@ class GetAccountsInfoRequest(WireModel):
     only_parent_accounts: bool = False
 
 
-class GetAccountsInfoResponse(WireModel):
+class GetAccountsInfoResponse(WireResponse):
     accounts_info: list[AccountInfo] | None = None
 
 
@@ -281,7 +282,7 @@ class GetCustomerRequest(WireModel):
     customer_id: LongId
 
 
-class GetCustomerResponse(WireModel):
+class GetCustomerResponse(WireResponse):
     customer: Customer | None = None
 
 
@@ -290,7 +291,7 @@ class GetCustomersInfoRequest(WireModel):
     top_n: int = 5
 
 
-class GetCustomersInfoResponse(WireModel):
+class GetCustomersInfoResponse(WireResponse):
     customers_info: list[CustomerInfo] | None = None
 
 
@@ -299,7 +300,7 @@ class GetLinkedAccountsAndCustomersInfoRequest(WireModel):
     only_parent_accounts: bool = False
 
 
-class GetLinkedAccountsAndCustomersInfoResponse(WireModel):
+class GetLinkedAccountsAndCustomersInfoResponse(WireResponse):
     accounts_info: list[AccountInfo] | None = None
     customers_info: list[CustomerInfo] | None = None
 
@@ -308,7 +309,7 @@ class SendUserInvitationRequest(WireModel):
     user_invitation: UserInvitation
 
 
-class SendUserInvitationResponse(WireModel):
+class SendUserInvitationResponse(WireResponse):
     user_invitation_id: LongId
 
 
@@ -316,6 +317,6 @@ class GetUserRequest(WireModel):
     user_id: LongId | None = None
 
 
-class GetUserResponse(WireModel):
+class GetUserResponse(WireResponse):
     user: User | None = None
     customer_roles: list[CustomerRole] | None = None

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from bingbridge.api.models.base import Flags, LongId, WireModel
+from bingbridge.api.models.base import Flags, LongId, WireModel, WireResponse
 
 ReportStatus = Literal["Error", "Success", "Pending"]  # ReportRequestStatusType, WSDL order
 
@@ -195,7 +195,7 @@ class SubmitGenerateReportRequest(WireModel):
     report_request: AdPerformanceReportRequest | None = None
 
 
-class SubmitGenerateReportResponse(WireModel):
+class SubmitGenerateReportResponse(WireResponse):
     report_request_id: str | None = None
 
 
@@ -203,12 +203,15 @@ class PollGenerateReportRequest(WireModel):
     report_request_id: str | None = None
 
 
-class ReportRequestStatus(WireModel):
-    """A job's state; on Success the download URL lives 5 minutes and is None when no data matched."""
+class ReportRequestStatus(WireResponse):
+    """A job's state; on Success the download URL lives 5 minutes and is None when no data matched.
+
+    It keeps the TrackingId of the poll that returned it.
+    """
 
     report_download_url: str | None = None
     status: ReportStatus = "Pending"
 
 
-class PollGenerateReportResponse(WireModel):
+class PollGenerateReportResponse(WireResponse):
     report_request_status: ReportRequestStatus | None = Field(default=None)
