@@ -48,7 +48,9 @@ def default_config_dir() -> Path:
     return Path(base) / "bingbridge"
 
 
-_SECRET_FIELDS = frozenset({"client_secret", "developer_token", "refresh_token", "amplitude_api_key", "secret_key"})
+_SECRET_FIELDS = frozenset(
+    {"client_secret", "developer_token", "refresh_token", "amplitude_api_key", "secret_key", "admin_password"}
+)
 _INT_FIELDS = frozenset({"customer_id", "account_id", "max_retries"})
 _FLOAT_FIELDS = frozenset({"throttle_wait_seconds", "bulk_throttle_wait_seconds", "timeout_seconds"})
 
@@ -82,6 +84,11 @@ class Settings:
     # Encrypts destination secrets at rest: a Fernet key, else the key file (created 0600 on first use).
     secret_key: Secret | None = None
     secret_key_file: Path = field(default_factory=lambda: default_config_dir() / "secret.key")
+    # The dashboard's sign-in password; without it one is generated on first start, printed once, and only its
+    # scrypt hash kept in admin.json beside the secret key file.
+    admin_password: Secret | None = None
+    # The tracking service reads phone numbers without a +country prefix as numbers of this country (ISO 3166).
+    tracking_default_country: str = "US"
 
     @classmethod
     def load(
@@ -154,6 +161,13 @@ def _coerce(name: str, value: Any) -> Any:
             raise ConfigurationError(f"{name} must be a number, got {value!r}", env_var=env_var) from None
     if name == "environment" and value not in get_args(Environment):
         raise ConfigurationError(f"environment must be production or sandbox, got {value!r}", env_var=env_var)
+    if name == "tracking_default_country":
+        code = str(value).strip().upper()
+        if len(code) != 2 or not code.isascii() or not code.isalpha():
+            raise ConfigurationError(
+                f"{name} must be a two-letter ISO 3166 country code such as US, got {value!r}", env_var=env_var
+            )
+        return code
     if name in ("token_file", "secret_key_file"):
         return Path(value).expanduser()
     if name == "api_base_url":

@@ -4,12 +4,13 @@ The file is a zip holding one CSV (or TSV): a UTF-8 BOM, a header block of `"Lab
 the column row, the data rows, a blank line and the `"©YYYY Microsoft Corporation. All rights reserved. "`
 footer. Any part may be missing (ExcludeReportHeader, ExcludeColumnHeaders, ExcludeReportFooter).
 
-Speed: Microsoft quotes every field, so a block of about a megabyte of whole lines is cut into cells with one
-`str.split('","')`, and each column is typed at once with `map` (ids and days through a cache, as they repeat on
-every row); `""` escapes are undone per text column. A block that does not fit (a line break or `","` inside a
-field, a footer or "Total" row) goes through Python's `csv` module instead, and a column with a `--` or a
-thousands separator through per-cell converters, so the result is the same either way. Only one block is held in
-memory.
+Speed: the header block and the column row are read line by line; the data goes to pyarrow's streaming CSV reader
+(C++, quotes, `""` escapes and line breaks inside fields included), one block of `block_size` bytes at a time.
+Ids and measures are parsed to int64/float64 by Arrow; days and texts come back dictionary-encoded, so each
+distinct cell of a block is typed once in Python and the column is built by index. A number Arrow cannot parse (a
+thousands separator, FormatVersion 1.0) makes the reader start over with every cell typed in Python, skipping the
+rows already given, so the rules below hold either way. pyarrow is imported on first read, not with this module:
+the CLI starts without it.
 
 Typing rules (Microsoft is silent on some; the SDK's `ReportFileReader` is our reference): `--` ("does not apply")
 becomes None for ids, text and dates and 0 for measures, as the SDK's numeric getters do; `Ctr` "1.23%" becomes
@@ -21,12 +22,14 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
-import io
+import re
+import time
+import weakref
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
-from itertools import repeat
+from itertools import compress, repeat
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -139,39 +142,21 @@ def parse_header(values: dict[str, str]) -> ReportFileHeader:
     )
 
 
-_NA = m.NOT_APPLICABLE.encode()
 _BOM = codecs.BOM_UTF8
-# Distinct texts remembered per file (names, titles, URLs repeat on every day); past this the memo starts over.
-_TEXT_MEMO_LIMIT = 100_000
-
-
-class _Memo(dict[bytes, Any]):
-    """Cell bytes -> typed value, converted once per distinct cell: ids, days and names repeat on every row."""
-
-    def __init__(self, convert: Any) -> None:
-        super().__init__()
-        self._convert = convert
-
-    def __missing__(self, key: bytes) -> Any:
-        value = self[key] = self._convert(key)
-        return value
-
-
-def _date(raw: bytes) -> dt.date | None:
-    return None if raw in (_NA, b"") else dt.date.fromisoformat(raw.decode())
-
-
-def _id(raw: bytes) -> int | None:
-    return None if raw in (_NA, b"") else int(raw)
-
-
-def _text(raw: bytes) -> str | None:
-    # Undoing `""` is safe on every cell: the fast path only accepts blocks where quotes come in such pairs.
-    return None if raw == _NA else raw.decode().replace('""', '"')
+# Rows that are not data: the footer and totals rows (the SDK skips these too).
+_NOT_DATA = ("©", "Total")
+# Distinct cells remembered per column (names, titles, URLs repeat on every day); past this the memo starts over.
+_MEMO_LIMIT = 100_000
+# Ids and measures Arrow parses itself; the rest is dictionary-encoded text typed in Python.
+_ARROW_KINDS = {"id": "int64", "count": "int64", "number": "float64"}
+_ARROW_MISPARSED = re.compile(r"CSV conversion error to (int64|double)")
+# Bytes Arrow reads at a time. It reads ahead some 32 blocks, so this sets the memory used (~4 MB here); larger
+# blocks read a little faster but would take the benchmark's peak past 100 MB (bench/report_reader.py).
+_BLOCK_SIZE = 1 << 17
 
 
 def _cell(kind: str, text: str) -> Any:
-    """The careful conversion of one cell, `--` and thousands separators included (the slow path)."""
+    """One cell typed by the rules in the module docstring."""
     if text == m.NOT_APPLICABLE or (text == "" and kind != "text"):
         return {"count": 0, "number": 0.0, "percent": 0.0}.get(kind)
     if kind == "date":
@@ -187,8 +172,45 @@ def _cell(kind: str, text: str) -> Any:
     return text
 
 
-class _Misparsed(Exception):
-    """The one-split fast path cannot read a block with certainty: read it with the csv module instead."""
+class _Memo(dict[str, Any]):
+    """Cell text -> typed value, converted once per distinct cell: ids, days and names repeat on every row."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+
+    def __missing__(self, text: str) -> Any:
+        try:
+            value = self[text] = _cell(self.kind, text)
+        except ValueError:
+            raise ReportFileError(f"cannot read {text!r} as {self.kind}") from None
+        return value
+
+
+class _Column(NamedTuple):
+    """A column of the file that we read: where it is, what it becomes, and its memo of typed cells."""
+
+    position: int
+    field: str | None  # None: an unknown first column, read only to spot totals rows
+    kind: str
+    memo: _Memo
+
+    def parsed_by_arrow(self, careful: bool) -> bool:
+        """Whether Arrow types this column (an id or a measure, unless reading carefully) or hands over its text."""
+        return self.kind in _ARROW_KINDS and not careful
+
+
+def _raw(array: Any, width: int) -> memoryview:
+    """The value buffer of a fixed-width Arrow array (`width` bytes a value, its offset applied), uncopied."""
+    start = array.offset * width
+    return memoryview(array.buffers()[1])[start : start + len(array) * width]
+
+
+def _invalid_bits(array: Any) -> Iterator[int]:
+    """Positions of the nulls of an Arrow array (only called when it has some)."""
+    bits = bytes(array.buffers()[0])
+    offset = array.offset
+    return (i for i in range(len(array)) if not bits[(i + offset) >> 3] >> ((i + offset) & 7) & 1)
 
 
 class ColumnBatch(NamedTuple):
@@ -206,40 +228,91 @@ class ColumnBatch(NamedTuple):
 _new_row = partial(tuple.__new__, AdPerformanceRow)
 
 
-class _Typer:
-    """Types whole columns of raw cells at once: C-level `map` over a column costs far less than a call per cell."""
+def _close_all(handles: list[Any]) -> None:
+    for handle in reversed(handles):
+        handle.close()
+    handles.clear()
+
+
+def _not_data(cell: str) -> bool:
+    return cell.lstrip().startswith(_NOT_DATA)
+
+
+def _not_data_indices(cells: list[str]) -> set[int]:
+    """Which of a column's distinct cells mark rows that are not data; one quick look first, as they are rare."""
+    joined = "\n".join(cells)
+    if not any(word in joined for word in _NOT_DATA):
+        return set()
+    return {i for i, cell in enumerate(cells) if _not_data(cell)}
+
+
+class _Feed:
+    """What Arrow's CSV reader calls back: the file object it reads the data from, and its call for malformed rows."""
+
+    closed = False  # pyarrow checks this before it reads from a Python file object
+
+    def __init__(self, stream: IO[bytes], problems: list[str]) -> None:
+        self._stream = stream
+        self._problems = problems
+
+    def read(self, size: int = -1) -> bytes:
+        return self._stream.read(size)
+
+    def invalid_row(self, row: Any) -> str:
+        """A row with the wrong number of cells: the footer is skipped, anything else is an error."""
+        if _not_data(row.text.strip().strip('"')):
+            return "skip"
+        self._problems.append(f"a row has {row.actual_columns} cells, the file has {row.expected_columns} columns")
+        return "error"
+
+
+class _ArrowPass:
+    """One read of the data by Arrow's streaming CSV reader.
+
+    Arrow reads ahead in threads of its own that call back into Python (_Feed). close() returns only once Arrow has
+    let go of the feed: a call that comes while the interpreter shuts down aborts the process ("PyGILState_Release
+    ... finalizing", as in apache/arrow#39503); ReportFile closes its passes at exit for that reason.
+    """
+
+    # How long close() waits for Arrow to let go of the feed; it takes about a millisecond.
+    RELEASE_TIMEOUT_SECONDS = 5.0
 
     def __init__(self) -> None:
-        self.dates = _Memo(_date)
-        self.ids = _Memo(_id)
-        self.texts = _Memo(_text)
+        self._reader: Any = None
+        self._feed: weakref.ref[_Feed] | None = None
 
-    def column(self, kind: str, values: list[bytes], escaped: bool) -> list[Any]:
-        """Type one column; `escaped`: the block has `""` escapes somewhere."""
+    def open(self, stream: IO[bytes], problems: list[str], delimiter: str, **options: Any) -> None:
+        """Start Arrow's reader on `stream` (positioned at the data); options as for `pyarrow.csv.open_csv`."""
+        import pyarrow.csv as pa_csv
+
+        feed = _Feed(stream, problems)
+        self._feed = weakref.ref(feed)
+        parse = pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=feed.invalid_row)
         try:
-            if kind == "text":
-                if escaped:
-                    joined = b"\x00".join(values)
-                    if b'"' in joined and b'"' in joined.replace(b'""', b""):
-                        raise _Misparsed  # a lone quote: a `","` inside a field misled the split
-                if len(self.texts) > _TEXT_MEMO_LIMIT:
-                    self.texts.clear()
-                return list(map(self.texts.__getitem__, values))
-            if kind == "date":
-                return list(map(self.dates.__getitem__, values))
-            if kind == "id":
-                return list(map(self.ids.__getitem__, values))
-            if kind == "count":
-                return list(map(int, values))
-            if kind == "number":
-                return list(map(float, values))
-            return [float(v[:-1]) for v in values]  # percent: "1.23%"
-        except ValueError:  # "--", "1,000" (FormatVersion 1.0), or something that is no number
-            pass
+            self._reader = pa_csv.open_csv(feed, parse_options=parse, **options)
+        finally:
+            del feed, parse  # Arrow's alone, even when it raised and a traceback keeps this frame
+
+    def next_batch(self) -> Any:
+        """The next record batch, None at the end."""
+        if self._reader is None:
+            raise ReportFileError("the report file was closed while it was being read")
         try:
-            return [_cell(kind, v.decode()) for v in values]
-        except ValueError:
-            raise _Misparsed from None
+            return self._reader.read_next_batch()
+        except StopIteration:
+            return None
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None  # the only reference: Arrow's reader goes now, with its read-ahead
+        deadline = time.monotonic() + self.RELEASE_TIMEOUT_SECONDS
+        while self._feed is not None and self._feed() is not None and time.monotonic() < deadline:
+            time.sleep(0.001)  # lets Arrow's threads take the GIL to drop their reference
+
+
+class _StartOver(Exception):
+    """Arrow could not parse an id or a measure: read again with all cells typed in Python."""
 
 
 class ReportFile:
@@ -249,34 +322,37 @@ class ReportFile:
     ...     for row in report:
     ...         print(row.time_period, row.ad_id, row.spend)
 
-    `source` is a path or a binary file object holding the zip (or a bare CSV/TSV). Give `columns` when the file
-    was requested with ExcludeColumnHeaders. After iteration, `rows_read` counts the data rows; when the header
-    states a row count and it differs, iteration ends with ReportFileError (a truncated or damaged download).
-    Memory stays near `chunk_size` bytes of the file whatever its size. Microsoft's files are UTF-8.
+    `source` is a path or a seekable binary file object holding the zip (or a bare CSV/TSV). Give `columns` when
+    the file was requested with ExcludeColumnHeaders. After iteration, `rows_read` counts the data rows; when the
+    header states a row count and it differs, iteration ends with ReportFileError (a truncated or damaged
+    download). Memory stays near a few dozen `block_size` blocks (Arrow reads ahead) whatever the file's size; a
+    row must fit in one block. Microsoft's files are UTF-8.
     """
 
     def __init__(
-        self, source: str | Path | IO[bytes], *, columns: Sequence[str] | None = None, chunk_size: int = 1 << 20
+        self, source: str | Path | IO[bytes], *, columns: Sequence[str] | None = None, block_size: int = _BLOCK_SIZE
     ) -> None:
+        # What close() closes, last opened first; also at garbage collection and at exit, as an Arrow reader left
+        # open then would be torn down while the interpreter finalizes (which aborts it).
         self._owned: list[Any] = []
+        self._finalizer = weakref.finalize(self, _close_all, self._owned)
         binary = open(source, "rb") if isinstance(source, str | Path) else source  # noqa: SIM115
         if binary is not source:
             self._owned.append(binary)
-        self._raw = self._open_member(binary)
-        self._chunk_size = chunk_size
-        self._buffer = b""
-        self._started = False
-        self._eof = False
-        self._newline = b"\r\n"
+        self._stream = self._open_member(binary)
+        self._block_size = block_size
+        self._problems: list[str] = []  # malformed rows Arrow came across
         self.rows_read = 0
         self.delimiter = ","
+        if self._stream.read(len(_BOM)) != _BOM:
+            self._stream.seek(0)
+        # Where the data starts: lines of the header block and the column row move it on once they are read.
+        self._data_start = self._stream.tell()
+        self._line_end = self._data_start
         self.header = self._read_header()
         self.columns = self._read_columns(columns)
-        self._fields = [m.AD_PERFORMANCE_COLUMNS.get(c) for c in self.columns]
-        self._kinds = [_KINDS.get(c, "text") for c in self.columns]
-        self._typer = _Typer()
 
-    # ---- reading lines and blocks ----
+    # ---- the header block and the column row, line by line ----
 
     def _open_member(self, binary: IO[bytes]) -> IO[bytes]:
         start = binary.read(4)
@@ -292,165 +368,180 @@ class ReportFile:
         self._owned.append(member)
         return member
 
-    def _fill(self) -> bool:
-        """Read the next chunk into the buffer; False at the end of the file."""
-        if self._eof:
-            return False
-        data = self._raw.read(self._chunk_size)
-        if not self._started:
-            self._started = True
-            data = data.removeprefix(_BOM)
-        if not data:
-            self._eof = True
-            return False
-        self._buffer += data
-        return True
+    def _line(self) -> str | None:
+        """The line at the data start, decoded, without its line break; None at the end of the file."""
+        self._stream.seek(self._data_start)
+        raw = self._stream.readline()
+        self._line_end = self._stream.tell()
+        if not raw:
+            return None
+        try:
+            return raw.rstrip(b"\r\n").decode()
+        except UnicodeDecodeError as exc:
+            raise ReportFileError(f"the report is not UTF-8: {exc}") from None
 
-    def _read_line(self) -> str:
-        """The next line, decoded, without its line break ("" at the end of the file)."""
-        while True:
-            end = self._buffer.find(b"\n")
-            if end >= 0:
-                line, self._buffer = self._buffer[:end], self._buffer[end + 1 :]
-                if line.endswith(b"\r"):
-                    line = line[:-1]
-                else:
-                    self._newline = b"\n"
-                return line.decode()
-            if not self._fill():
-                line, self._buffer = self._buffer, b""
-                return line.decode()
-
-    def _unread(self, line: str) -> None:
-        self._buffer = line.encode() + self._newline + self._buffer
+    def _consume(self) -> None:
+        """The line last read is not data."""
+        self._data_start = self._line_end
 
     def _read_header(self) -> ReportFileHeader:
         values: dict[str, str] = {}
-        while True:
-            line = self._read_line()
+        while (line := self._line()) is not None:
             if not line.strip():
-                if values or (self._eof and not self._buffer):
+                self._consume()
+                if values:
                     break
                 continue
             cells = next(csv.reader([line]))
             label, sep, value = cells[0].partition(": ") if len(cells) == 1 else ("", "", "")
             key = m.REPORT_FILE_HEADER_LABELS.get(label) if sep else None
             if key is None:
-                self._unread(line)  # no (more) header: this is the column row or data
-                break
+                break  # no (more) header: this is the column row or data
             values[key] = value
+            self._consume()
         return parse_header(values)
 
     def _read_columns(self, given: Sequence[str] | None) -> list[str]:
-        line = self._read_line()
-        while not line.strip() and (self._buffer or not self._eof):
-            line = self._read_line()
-        if not line.strip():
+        line = self._line()
+        while line is not None and not line.strip():
+            self._consume()
+            line = self._line()
+        if line is None:
             return list(given or [])
         if '"\t"' in line and '","' not in line:
             self.delimiter = "\t"
         cells = next(csv.reader([line], delimiter=self.delimiter))
         if given is not None and cells != list(given) and cells and cells[0] not in m.AD_PERFORMANCE_COLUMNS:
-            self._unread(line)  # ExcludeColumnHeaders: the first line is already data
-            return list(given)
+            return list(given)  # ExcludeColumnHeaders: the first line is already data
+        self._consume()
         return cells
 
-    def _blocks(self) -> Iterator[bytes]:
-        """Runs of whole data lines, each ending with a line break, up to the blank line before the footer."""
-        newline = self._newline
-        blank = newline + newline
-        while True:
-            if self._buffer.startswith(newline):
-                return  # the blank line before the footer
-            end = self._buffer.find(blank)
-            if end >= 0:
-                block = self._buffer[: end + len(newline)]
-                if not block.count(b'"') % 2:
-                    self._buffer = b""
-                    if block:
-                        yield block
-                    return
-                # the blank line is inside a quoted field: read on
-            cut = self._buffer.rfind(newline) + len(newline)
-            if cut >= len(newline):
-                block = self._buffer[:cut]
-                # Cut only between records: an odd number of quotes means a field runs on past the cut.
-                if not block.count(b'"') % 2:
-                    self._buffer = self._buffer[cut:]
-                    yield block
-            if not self._fill():
-                if self._buffer.strip():
-                    yield self._buffer if self._buffer.endswith(newline) else self._buffer + newline
-                self._buffer = b""
-                return
+    # ---- the data, through Arrow ----
+
+    def _plan(self) -> list[_Column]:
+        """The columns to read: every known one, and the first whatever it is (totals rows say so there)."""
+        plan = []
+        for position, name in enumerate(self.columns):
+            field = m.AD_PERFORMANCE_COLUMNS.get(name)
+            if field is not None or position == 0:
+                plan.append(_Column(position, field, _KINDS.get(name, "text"), _Memo(_KINDS.get(name, "text"))))
+        return plan
+
+    def _record_batches(self, plan: list[_Column], careful: bool) -> Iterator[Any]:
+        """The data rows as Arrow record batches (only the planned columns); `careful`: ids and measures as text too."""
+        import pyarrow as pa
+        import pyarrow.csv as pa_csv
+
+        names = [str(i) for i in range(len(self.columns))]
+        text = pa.dictionary(pa.int32(), pa.string())
+        types = {
+            names[c.position]: pa.type_for_alias(_ARROW_KINDS[c.kind]) if c.parsed_by_arrow(careful) else text
+            for c in plan
+        }
+        self._stream.seek(self._data_start)
+        arrow = _ArrowPass()
+        self._owned.append(arrow)
+        try:
+            arrow.open(
+                self._stream,
+                self._problems,
+                self.delimiter,
+                read_options=pa_csv.ReadOptions(column_names=names, block_size=self._block_size),
+                convert_options=pa_csv.ConvertOptions(
+                    column_types=types,
+                    include_columns=[names[c.position] for c in plan],
+                    # only the columns Arrow parses take these as null; text keeps "--" and "" as they are
+                    null_values=[m.NOT_APPLICABLE, ""],
+                    strings_can_be_null=False,
+                ),
+                memory_pool=pa.system_memory_pool(),
+            )
+            while (batch := arrow.next_batch()) is not None:
+                yield batch
+        except pa.ArrowInvalid as exc:
+            message = str(exc)
+            if self._problems:
+                raise ReportFileError(self._problems[-1]) from None
+            if message.startswith("Empty CSV file"):
+                return  # nothing after the column row
+            if not careful and _ARROW_MISPARSED.search(message):
+                raise _StartOver from None
+            if "straddling" in message:
+                message = f"a row is longer than the block size ({self._block_size} bytes)"
+            raise ReportFileError(f"cannot read the report: {message}") from None
+        finally:
+            arrow.close()
+            if arrow in self._owned:  # not yet closed with the file
+                self._owned.remove(arrow)
+
+    def _typed(self, plan: list[_Column], batch: Any, careful: bool) -> ColumnBatch:
+        """An Arrow record batch as typed Python columns, totals rows dropped."""
+        length = batch.num_rows
+        keep: list[bool] | None = None
+        columns: dict[str, list[Any]] = {}
+        for column, array in zip(plan, batch.columns, strict=True):
+            if column.parsed_by_arrow(careful):
+                raw = _raw(array, 8)
+                values = raw.cast("d").tolist() if column.kind == "number" else raw.cast("q").tolist()
+                if array.null_count:  # "--" or an empty cell
+                    absent = _cell(column.kind, m.NOT_APPLICABLE)
+                    for i in _invalid_bits(array):
+                        values[i] = absent
+            else:
+                # Dictionary-encoded: type each distinct cell once, then pick by index.
+                cells = array.dictionary.to_pylist()
+                if column.position == 0 and (not_data := _not_data_indices(cells)):
+                    # A totals row (or a one-column report's footer): drop it, and do not type its cells.
+                    keep = [i not in not_data for i in _raw(array.indices, 4).cast("i")]
+                    cells = [c if i not in not_data else "" for i, c in enumerate(cells)]
+                if len(column.memo) > _MEMO_LIMIT:
+                    column.memo.clear()
+                table = list(map(column.memo.__getitem__, cells))
+                if len(table) == 1:
+                    values = [table[0]] * length
+                else:
+                    values = [table[i] for i in _raw(array.indices, 4).cast("i")]
+            if column.field is not None:
+                columns[column.field] = values
+        if keep is not None:
+            length = sum(keep)
+            columns = {field: list(compress(values, keep)) for field, values in columns.items()}
+        return ColumnBatch(length, columns)
 
     # ---- typed output ----
 
     def batches(self) -> Iterator[ColumnBatch]:
-        """The data as typed column batches (about `chunk_size` bytes each): the fastest way through a file."""
+        """The data as typed column batches (one per block of the file): the fastest way through a file."""
         count = 0
-        for block in self._blocks():
-            try:
-                batch = self._fast(block)
-            except _Misparsed:
-                batch = self._slow(block)
-            count += batch.length
-            if batch.length:
-                yield batch
+        if self.columns:
+            plan = self._plan()
+            given = 0  # Arrow rows handed on so far (totals rows included): where a careful read takes over
+            for careful in (False, True):
+                skip = given
+                try:
+                    for batch in self._record_batches(plan, careful):
+                        if skip:  # rows the first read gave already
+                            dropped = min(skip, batch.num_rows)
+                            batch, skip = batch.slice(dropped), skip - dropped
+                        typed = self._typed(plan, batch, careful)
+                        given += batch.num_rows
+                        count += typed.length
+                        if typed.length:
+                            yield typed
+                except _StartOver:
+                    continue
+                break
         self.rows_read = count
         if self.header.rows is not None and self.header.rows != count:
             raise ReportFileError(f"the report header says {self.header.rows} rows but the file has {count}")
-
-    def _fast(self, block: bytes) -> ColumnBatch:
-        """All cells of a block with one split, then whole columns typed at once. A block it cannot read with
-        certainty raises _Misparsed: a footer or totals row, or a line break or `","` inside a field (those add
-        cells, so the count no longer matches the lines)."""
-        newline = self._newline
-        if block[:1] != b'"' or b'"\xc2\xa9' in block or block.startswith(b'"Total') or newline + b'"Total' in block:
-            raise _Misparsed
-        separator = f'"{self.delimiter}"'.encode()
-        lines = block.count(newline)
-        flat = block[1 : -len(newline) - 1].replace(b'"' + newline + b'"', separator).split(separator)
-        width = len(self.columns)
-        if len(flat) != lines * width or width < 3:
-            raise _Misparsed
-        escaped = block.count(b'"') != 2 * len(flat)
-        columns = {}
-        for i, (field, kind) in enumerate(zip(self._fields, self._kinds, strict=True)):
-            if field is not None:
-                columns[field] = self._typer.column(kind, flat[i::width], escaped)
-        return ColumnBatch(lines, columns)
-
-    def _slow(self, block: bytes) -> ColumnBatch:
-        try:
-            text = block.decode()
-        except UnicodeDecodeError as exc:
-            raise ReportFileError(f"the report is not UTF-8: {exc}") from None
-        values: list[list[Any]] = [[] for _ in self.columns]
-        length = 0
-        for cells in csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter):
-            first = cells[0].strip() if cells else ""
-            if not first or first.startswith(("©", "Total")):
-                continue  # a blank line, the footer or a totals row (the SDK skips these too)
-            if len(cells) != len(self.columns):
-                raise ReportFileError(f"a row has {len(cells)} cells, the file has {len(self.columns)} columns")
-            for target, kind, cell in zip(values, self._kinds, cells, strict=True):
-                try:
-                    target.append(_cell(kind, cell))
-                except ValueError:
-                    raise ReportFileError(f"cannot read {cell!r} as {kind}") from None
-            length += 1
-        columns = {f: v for f, v in zip(self._fields, values, strict=True) if f is not None}
-        return ColumnBatch(length, columns)
 
     def __iter__(self) -> Iterator[AdPerformanceRow]:
         for batch in self.batches():
             yield from batch.rows()
 
     def close(self) -> None:
-        for handle in reversed(self._owned):
-            handle.close()
-        self._owned.clear()
+        """Stop Arrow's reader and close the files; iteration cannot go on."""
+        self._finalizer()
 
     def __enter__(self) -> ReportFile:
         return self

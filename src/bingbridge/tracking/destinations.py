@@ -252,9 +252,11 @@ def destination_client(
     return BingAdsClient(settings, http=http, token_store=store)
 
 
-def check_destination(engine: Engine, box: SecretBox, destination: Destination, base: Settings) -> ConnectionReport:
+def check_destination(
+    engine: Engine, box: SecretBox, destination: Destination, base: Settings, *, http: httpx.Client | None = None
+) -> ConnectionReport:
     """The Test button: a token and a real API call, with latency; the outcome is kept on the destination."""
-    with destination_client(engine, box, destination, base, max_retries=0) as client:
+    with destination_client(engine, box, destination, base, http=http, max_retries=0) as client:
         report = check_connection(client)
     result = {**asdict(report), "at": utcnow().isoformat()}
     with engine.begin() as conn:

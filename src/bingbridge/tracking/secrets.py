@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 from pathlib import Path
@@ -16,6 +18,7 @@ class SecretBox:
     """Seals and opens a dict of secrets; the key comes from BINGBRIDGE_SECRET_KEY or the key file."""
 
     def __init__(self, key: bytes) -> None:
+        self._key = key
         try:
             self._fernet = Fernet(key)
         except ValueError:
@@ -28,6 +31,11 @@ class SecretBox:
         if settings.secret_key:
             return cls(settings.secret_key.reveal().encode())
         return cls(_key_from_file(settings.secret_key_file))
+
+    def derive(self, purpose: str) -> bytes:
+        """A 32-byte key for another use (e.g. signing dashboard sessions), HMAC-SHA256 of `purpose` under the
+        secret key: changing the secret key changes it, and it reveals nothing about the key itself."""
+        return hmac.new(self._key, purpose.encode(), hashlib.sha256).digest()
 
     def seal(self, secrets: dict[str, str | None]) -> str:
         return self._fernet.encrypt(json.dumps(secrets).encode()).decode()

@@ -1,0 +1,441 @@
+"""Conversion tracking service commands: workspaces, destinations, serve, worker, dispatch log, dead letters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from bingbridge.cli.common import emit, fail, json_option, load_settings, report_errors
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from bingbridge.settings import Settings
+    from bingbridge.tracking.secrets import SecretBox
+
+
+def _service_options(func: Any) -> Any:
+    func = click.option("--database-url", default=None, help="Default: BINGBRIDGE_DATABASE_URL or SQLite.")(func)
+    return click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML settings file.")(func)
+
+
+def _open(config_file: Path | None, database_url: str | None, **overrides: Any) -> tuple[Settings, Engine]:
+    from bingbridge.store import open_database
+
+    settings = load_settings(config_file, database_url=database_url, **overrides)
+    return settings, open_database(settings.database_url)
+
+
+def _box(settings: Settings) -> SecretBox:
+    from bingbridge.tracking.secrets import SecretBox
+
+    return SecretBox.for_settings(settings)
+
+
+def _workspace_id(engine: Engine, name: str) -> int:
+    from bingbridge.tracking.workspaces import workspace_named
+
+    workspace = workspace_named(engine, name)
+    if workspace is None:
+        fail(f"no workspace named {name!r}", "List them with `bingbridge workspaces list`.", code=2)
+        raise AssertionError  # fail() exits
+    return workspace.id
+
+
+@click.group()
+def workspaces() -> None:
+    """Workspaces: each has its own ingestion key and destinations."""
+
+
+@workspaces.command("create")
+@click.argument("name")
+@_service_options
+@json_option
+@report_errors
+def workspaces_create(name: str, as_json: bool, config_file: Path | None, database_url: str | None) -> None:
+    """Create a workspace and print its ingestion key (shown once; only its hash is stored).
+
+    Example: bingbridge workspaces create "Web shop"
+    """
+    from bingbridge.store import utcnow
+    from bingbridge.tracking.workspaces import create_workspace
+
+    _, engine = _open(config_file, database_url)
+    workspace, key = create_workspace(engine, name, now=utcnow())
+    emit({"id": workspace.id, "name": workspace.name, "ingestion_key": key}, as_json=as_json)
+    if not as_json:
+        click.echo("Keep the ingestion key now: it cannot be shown again.", err=True)
+
+
+@workspaces.command("list")
+@_service_options
+@json_option
+@report_errors
+def workspaces_list(as_json: bool, config_file: Path | None, database_url: str | None) -> None:
+    """List workspaces (keys are shown by their prefix only).
+
+    Example: bingbridge workspaces list
+    """
+    from dataclasses import asdict
+
+    from bingbridge.tracking.workspaces import list_workspaces
+
+    _, engine = _open(config_file, database_url)
+    emit(
+        [asdict(w) for w in list_workspaces(engine)],
+        as_json=as_json,
+        columns=["id", "name", "key_prefix", "created_at"],
+    )
+
+
+@click.group()
+def destinations() -> None:
+    """Microsoft Advertising destinations ("UET & Offline Conversions") of a workspace."""
+
+
+@destinations.command("add")
+@click.option("--workspace", required=True, help="Workspace name.")
+@click.option("--customer-id", required=True)
+@click.option("--account-id", required=True)
+@click.option("--developer-token", required=True)
+@click.option("--client-id", required=True)
+@click.option("--client-secret", required=True)
+@click.option("--refresh-token", required=True)
+@click.option("--access-token", default=None)
+@click.option("--uet-tag-id", default=None)
+@click.option("--name", default="Microsoft Advertising", show_default=True)
+@click.option("--environment", type=click.Choice(["production", "sandbox"]), default="production", show_default=True)
+@click.option("--map", "mappings", multiple=True, help="Event to goal, e.g. --map purchase=Purchase (repeat).")
+@click.option("--calls-per-hour", type=int, default=1000, show_default=True)
+@click.option("--live", is_flag=True, help="Start dispatching at once.")
+@_service_options
+@json_option
+@report_errors
+def destinations_add(
+    workspace: str,
+    customer_id: str,
+    account_id: str,
+    developer_token: str,
+    client_id: str,
+    client_secret: str,
+    refresh_token: str,
+    access_token: str | None,
+    uet_tag_id: str | None,
+    name: str,
+    environment: str,
+    mappings: tuple[str, ...],
+    calls_per_hour: int,
+    live: bool,
+    as_json: bool,
+    config_file: Path | None,
+    database_url: str | None,
+) -> None:
+    """Add a destination; required fields are checked and secrets encrypted before saving.
+
+    Example: bingbridge destinations add --workspace "Web shop" --customer-id 1 --account-id 2 --developer-token T
+    --client-id C --client-secret S --refresh-token R --live
+    """
+    from bingbridge.errors import FieldProblem, ValidationError
+    from bingbridge.tracking.destinations import DEFAULT_CONVERSION_NAMES, DestinationInput, save_destination
+
+    settings, engine = _open(config_file, database_url)
+    names = dict(DEFAULT_CONVERSION_NAMES)
+    for mapping in mappings:
+        event, sep, goal = mapping.partition("=")
+        if not sep:
+            raise ValidationError([FieldProblem("map", f"{mapping!r}: write event=Goal name")])
+        names[event.strip()] = goal.strip()
+    data = DestinationInput(
+        customer_id=customer_id,
+        account_id=account_id,
+        developer_token=developer_token,
+        client_id=client_id,
+        client_secret=client_secret,
+        refresh_token=refresh_token,
+        access_token=access_token,
+        uet_tag_id=uet_tag_id,
+        name=name,
+        environment=environment,
+        live=live,
+        conversion_names=names,
+        calls_per_hour=calls_per_hour,
+    )
+    destination = save_destination(engine, _box(settings), _workspace_id(engine, workspace), data)
+    emit(destination.public(), as_json=as_json)
+
+
+@destinations.command("list")
+@click.option("--workspace", default=None, help="Only this workspace.")
+@_service_options
+@json_option
+@report_errors
+def destinations_list(workspace: str | None, as_json: bool, config_file: Path | None, database_url: str | None) -> None:
+    """List destinations with their Live switch and health (secrets are never shown).
+
+    Example: bingbridge destinations list --json
+    """
+    from bingbridge.store import utcnow
+    from bingbridge.tracking.destinations import list_destinations
+    from bingbridge.tracking.health import destination_health
+
+    _, engine = _open(config_file, database_url)
+    workspace_id = _workspace_id(engine, workspace) if workspace else None
+    rows = []
+    for d in list_destinations(engine, workspace_id):
+        health = destination_health(engine, d.id, utcnow())
+        rows.append({**d.public(), "health": health.status, "health_reason": health.reason})
+    emit(rows, as_json=as_json, columns=["id", "workspace_id", "name", "customer_id", "account_id", "live", "health"])
+
+
+@destinations.command("test")
+@click.argument("destination_id", type=int)
+@click.option("--base-url", "api_base_url", default=None, help="Send the calls here (e.g. the emulator).")
+@_service_options
+@json_option
+@report_errors
+def destinations_test(
+    destination_id: int, api_base_url: str | None, as_json: bool, config_file: Path | None, database_url: str | None
+) -> None:
+    """Test a destination: get a token and make a real API call; latency in ms and what failed.
+
+    Example: bingbridge destinations test 1
+    """
+    from dataclasses import asdict
+
+    from bingbridge.tracking.destinations import check_destination, get_destination
+
+    settings, engine = _open(config_file, database_url, api_base_url=api_base_url)
+    destination = get_destination(engine, destination_id)
+    if destination is None:
+        fail(f"no destination {destination_id}", "List them with `bingbridge destinations list`.", code=2)
+        return
+    report = check_destination(engine, _box(settings), destination, settings)
+    emit(asdict(report), as_json=as_json)
+    if not report.ok:
+        raise SystemExit(1)
+
+
+def _switch(destination_id: int, live: bool, as_json: bool, config_file: Path | None, database_url: str | None) -> None:
+    from bingbridge.tracking.destinations import get_destination, set_live
+
+    _, engine = _open(config_file, database_url)
+    if get_destination(engine, destination_id) is None:
+        fail(f"no destination {destination_id}", "List them with `bingbridge destinations list`.", code=2)
+    set_live(engine, destination_id, live)
+    emit({"id": destination_id, "live": live}, as_json=as_json)
+
+
+@destinations.command("live")
+@click.argument("destination_id", type=int)
+@_service_options
+@json_option
+@report_errors
+def destinations_live(destination_id: int, as_json: bool, config_file: Path | None, database_url: str | None) -> None:
+    """Switch a destination Live: the worker starts dispatching its events.
+
+    Example: bingbridge destinations live 1
+    """
+    _switch(destination_id, True, as_json, config_file, database_url)
+
+
+@destinations.command("pause")
+@click.argument("destination_id", type=int)
+@_service_options
+@json_option
+@report_errors
+def destinations_pause(destination_id: int, as_json: bool, config_file: Path | None, database_url: str | None) -> None:
+    """Pause a destination: events keep being accepted and queue until it is Live again.
+
+    Example: bingbridge destinations pause 1
+    """
+    _switch(destination_id, False, as_json, config_file, database_url)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--no-worker", is_flag=True, help="Do not dispatch in this process (run `bingbridge worker` instead).")
+@click.option("--no-schedule", is_flag=True, help="Do not run the daily metrics import in this process.")
+@click.option("--base-url", "api_base_url", default=None, help="Send Microsoft calls here (e.g. the emulator).")
+@_service_options
+@report_errors
+def serve(
+    host: str,
+    port: int,
+    no_worker: bool,
+    no_schedule: bool,
+    api_base_url: str | None,
+    config_file: Path | None,
+    database_url: str | None,
+) -> None:
+    """Run the tracking service: ingestion API under /v1, the dashboard under /, a worker and the daily import.
+
+    Example: bingbridge serve --port 8000
+    """
+    import logging
+
+    import uvicorn
+
+    from bingbridge.service import build_service
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings, engine = _open(config_file, database_url, api_base_url=api_base_url)
+    app = build_service(settings, engine, worker=not no_worker, schedule=not no_schedule)
+    click.echo(f"bingbridge serving on http://{host}:{port}/ (API under /v1, OpenAPI at /openapi.json)", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="One pass over the queue, then exit (for cron).")
+@click.option("--lease-seconds", type=float, default=300.0, show_default=True, help="Claim lifetime of a batch.")
+@click.option("--poll-seconds", type=float, default=2.0, show_default=True)
+@click.option("--max-attempts", type=int, default=8, show_default=True, help="Then the event is dead-lettered.")
+@click.option("--base-url", "api_base_url", default=None, help="Send Microsoft calls here (e.g. the emulator).")
+@_service_options
+@json_option
+@report_errors
+def worker(
+    once: bool,
+    lease_seconds: float,
+    poll_seconds: float,
+    max_attempts: int,
+    api_base_url: str | None,
+    as_json: bool,
+    config_file: Path | None,
+    database_url: str | None,
+) -> None:
+    """Dispatch pending conversions to Microsoft until stopped (SIGTERM/Ctrl-C end it after the batch in flight).
+
+    Several workers (on PostgreSQL, on several machines) share the queue without sending an event twice.
+
+    Example: bingbridge worker --once
+    """
+    import logging
+    import threading
+
+    from bingbridge.tracking.worker_main import WorkerOptions, run_worker, stop_on_signals
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_settings(config_file, database_url=database_url, api_base_url=api_base_url)
+    options = WorkerOptions(
+        lease_seconds=lease_seconds, poll_seconds=poll_seconds, max_attempts=max_attempts, once=once
+    )
+    stop = threading.Event()
+    if not once:
+        stop_on_signals(stop)
+    handled = run_worker(settings, options, stop)
+    if once:
+        emit({"handled": handled}, as_json=as_json)
+
+
+@click.command("dispatch-log")
+@click.option("--workspace", default=None, help="Only this workspace.")
+@click.option("--status", "statuses", multiple=True, help="sent, skipped, blocked, failed, dead_lettered, pending.")
+@click.option("--event-name", default=None)
+@click.option("--since", default=None, help="ISO date or date-time (UTC).")
+@click.option("--until", default=None, help="ISO date or date-time (UTC), exclusive.")
+@click.option("--limit", type=int, default=100, show_default=True, help="1..1000.")
+@_service_options
+@json_option
+@report_errors
+def dispatch_log(
+    workspace: str | None,
+    statuses: tuple[str, ...],
+    event_name: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    as_json: bool,
+    config_file: Path | None,
+    database_url: str | None,
+) -> None:
+    """What happened to each event: status, reason, Microsoft code, batch, TrackingId, attempts.
+
+    Example: bingbridge dispatch-log --status failed --status blocked --json
+    """
+    from bingbridge.tracking.log_queries import query_dispatch_log
+
+    _, engine = _open(config_file, database_url)
+    entries = query_dispatch_log(
+        engine,
+        _workspace_id(engine, workspace) if workspace else None,
+        statuses=list(statuses) or None,
+        event_name=event_name,
+        since=_when(since, "since"),
+        until=_when(until, "until"),
+        limit=limit,
+    )
+    emit(
+        [e.as_dict() for e in entries],
+        as_json=as_json,
+        columns=["event_id", "event_name", "status", "reason", "code", "tracking_id", "attempts", "updated_at"],
+    )
+
+
+def _when(value: str | None, field: str) -> Any:
+    from datetime import datetime
+
+    from bingbridge.errors import FieldProblem, ValidationError
+
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError([FieldProblem(field, f"is not an ISO date or date-time: {value!r}")]) from None
+
+
+@click.group()
+def dlq() -> None:
+    """The dead-letter queue: events that kept failing. They are retried automatically, or now with replay."""
+
+
+@dlq.command("list")
+@click.option("--destination-id", type=int, default=None)
+@click.option("--limit", type=int, default=100, show_default=True)
+@_service_options
+@json_option
+@report_errors
+def dlq_list(
+    destination_id: int | None, limit: int, as_json: bool, config_file: Path | None, database_url: str | None
+) -> None:
+    """List dead-lettered events with their last error and next automatic retry.
+
+    Example: bingbridge dlq list --json
+    """
+    from dataclasses import asdict
+
+    from bingbridge.tracking.dispatch_log import list_dead_letters
+
+    _, engine = _open(config_file, database_url)
+    rows = [asdict(d) for d in list_dead_letters(engine, destination_id=destination_id, limit=limit)]
+    emit(rows, as_json=as_json)
+
+
+@dlq.command("replay")
+@click.option("--destination-id", type=int, default=None, help="Only this destination's dead letters.")
+@click.option("--id", "dispatch_ids", type=int, multiple=True, help="Only these dispatch ids (repeat).")
+@_service_options
+@json_option
+@report_errors
+def dlq_replay(
+    destination_id: int | None,
+    dispatch_ids: tuple[int, ...],
+    as_json: bool,
+    config_file: Path | None,
+    database_url: str | None,
+) -> None:
+    """Make dead-lettered events due now; a running worker sends them on its next pass.
+
+    Example: bingbridge dlq replay --destination-id 1
+    """
+    from bingbridge.store import utcnow
+    from bingbridge.tracking.dispatch_log import replay_dead_letters
+
+    _, engine = _open(config_file, database_url)
+    count = replay_dead_letters(
+        engine, destination_id=destination_id, dispatch_ids=list(dispatch_ids) or None, now=utcnow()
+    )
+    emit({"replayed": count}, as_json=as_json)

@@ -1,0 +1,418 @@
+"""The event contract of the ingestion API, the rules each field follows, and the match keys of a stored event.
+
+An event is `{"event_id", "event_name", "timestamp", "value", "currency", "consent": {"ad_storage"}, "user":
+{"email", "phone"}, "click_ids": {"msclkid", "gclid", "fbclid", "ttclid", ...}, "properties": {...}}`, plus the
+legacy top-level click-id fields (`msclkid`, `gclid`, `fbclid`, `ttclid`); a batch is `{"events": [...]}`.
+
+E-mail and phone are normalised and hashed while the event is validated (`conversions.hashing`): the models never
+hold a plain value, and every model hides its input in error messages, so nothing plain reaches a log or the
+database. `parse_events` turns a decoded JSON body into valid events and one `EventProblem` per broken rule.
+
+MSCLKID lookup (the seed's "triple fallback") happens in two steps. At ingestion the legacy top-level fields are
+overlaid by the `click_ids` object into the stored `click_ids` column, so the object wins; at dispatch
+`match_keys` reads that column, then `properties` (`msclkid`, then `MSCLKID`), then the hashed e-mail and phone.
+The order is the issue's: the `click_ids` object, then the legacy fields, then `properties`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal, Protocol
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic import ValidationError as PydanticValidationError
+from pydantic.functional_validators import AfterValidator, BeforeValidator
+
+from bingbridge.conversions.hashing import NotHashable, hash_email, hash_phone
+from bingbridge.conversions.prepare import ISO_4217, MSCLKID
+
+# The click ids the browser snippet collects; also accepted as legacy top-level fields of an event.
+CLICK_ID_NAMES = ("msclkid", "gclid", "fbclid", "ttclid")
+# A click id longer than this is not a click id (gclids, the longest in use, stay under 200 characters).
+MAX_CLICK_ID = 500
+# Properties are free, but JSON nested deeper than this is refused: the JSON column's encoder recurses.
+MAX_PROPERTIES_DEPTH = 32
+# Clocks of browsers drift: a timestamp up to this far ahead of the server is taken as "now" (Microsoft rejects
+# conversion times in the future, 5614); further ahead, the sender's clock is wrong and the event is refused.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+# Where `properties` may carry an MSCLKID (SDK-originated events), in lookup order.
+PROPERTY_MSCLKID_KEYS = ("msclkid", "MSCLKID")
+_CLICK_ID_NAME = re.compile(r"^[A-Za-z0-9_]{1,50}$")
+_ISO_HINT = "an ISO 8601 date-time such as 2026-11-20T14:30:00Z (no offset means UTC)"
+
+
+class InvalidJson(ValueError):
+    """A value cannot be stored as JSON text in every supported database (NUL, lone surrogates, depth)."""
+
+
+def _check_text(value: str) -> str:
+    """Refuse what PostgreSQL text cannot hold (NUL) and what UTF-8 cannot encode (lone surrogates)."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode (it contains a lone surrogate)") from None
+    return value
+
+
+def _empty_to_none(value: Any) -> Any:
+    """Browsers and forms send "" for "not known": treat it as absent."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def _check_msclkid(value: str | None) -> str | None:
+    if value is not None and not MSCLKID.match(value):
+        hint = " (remove the dashes)" if len(value.replace("-", "")) == 32 else ""
+        raise ValueError(f"must be the 32 hexadecimal characters of an MSCLKID{hint}")
+    return value
+
+
+def check_json(value: Any, *, depth: int = 0) -> None:
+    """Raise InvalidJson if `value` (decoded JSON) nests too deep or holds text a database cannot store."""
+    stack: list[tuple[Any, int]] = [(value, depth)]
+    while stack:
+        item, level = stack.pop()
+        if level > MAX_PROPERTIES_DEPTH:
+            raise InvalidJson(f"nests deeper than {MAX_PROPERTIES_DEPTH} levels")
+        if isinstance(item, float) and not math.isfinite(item):
+            raise InvalidJson("must hold finite numbers only (no NaN or Infinity)")
+        if isinstance(item, str):
+            try:
+                _check_text(item)
+            except ValueError as exc:
+                raise InvalidJson(str(exc)) from None
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                stack.append((key, level))
+                stack.append((child, level + 1))
+        elif isinstance(item, list):
+            stack.extend((child, level + 1) for child in item)
+
+
+Text = Annotated[str, AfterValidator(_check_text)]
+# The length rule sits on the text alone: a blank value has become None before it (pydantic would apply a
+# constraint on the whole union to None, and fail with a TypeError, i.e. a 500).
+ClickId = Annotated[
+    Annotated[Text, StringConstraints(min_length=1, max_length=MAX_CLICK_ID)] | None, BeforeValidator(_empty_to_none)
+]
+MsClickId = Annotated[ClickId, AfterValidator(_check_msclkid)]
+
+
+def _config(extra: Literal["ignore", "allow"]) -> ConfigDict:
+    """Every model strips surrounding blanks and never echoes input in an error (an e-mail must not reach a log)."""
+    return ConfigDict(hide_input_in_errors=True, str_strip_whitespace=True, extra=extra)
+
+
+class Consent(BaseModel):
+    """Consent flags. Only `ad_storage` decides anything here; other flags (analytics_storage, ...) are ignored."""
+
+    model_config = _config("ignore")
+
+    # Absent means the site runs no consent banner for this visitor: the event is dispatched. Values are Google
+    # Consent Mode's, matched without regard to case.
+    ad_storage: Literal["granted", "denied"] | None = None
+
+    @field_validator("ad_storage", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        value = _empty_to_none(value)
+        return value.strip().lower() if isinstance(value, str) else value
+
+
+class User(BaseModel):
+    """Identity for enhanced conversions. Plain `email` and `phone` become SHA-256 hashes during validation.
+
+    The JSON names are `email` and `phone` (`hashed_email` / `hashed_phone` also work, and 64-hex values pass
+    through as hashes); the attributes hold only hashes.
+    """
+
+    model_config = _config("ignore")
+
+    hashed_email: str | None = Field(default=None, validation_alias=AliasChoices("email", "hashed_email"))
+    hashed_phone: str | None = Field(default=None, validation_alias=AliasChoices("phone", "hashed_phone"))
+
+    @field_validator("hashed_email", mode="before")
+    @classmethod
+    def _hash_email(cls, value: Any) -> Any:
+        value = _empty_to_none(value)
+        if not isinstance(value, str):
+            return value  # None, or a wrong type the str check names
+        try:
+            return hash_email(_check_text(value))
+        except NotHashable as exc:
+            raise ValueError(str(exc)) from None  # the message never repeats the value
+
+    @field_validator("hashed_phone", mode="before")
+    @classmethod
+    def _hash_phone(cls, value: Any, info: ValidationInfo) -> Any:
+        value = _empty_to_none(value)
+        if not isinstance(value, str):
+            return value
+        country = (info.context or {}).get("default_country", "US")
+        try:
+            return hash_phone(_check_text(value), country)
+        except NotHashable as exc:
+            raise ValueError(str(exc)) from None
+
+
+class ClickIds(BaseModel):
+    """Click identifiers of ad platforms; other names than the four known ones are kept too (strings only)."""
+
+    model_config = _config("allow")
+    __pydantic_extra__: dict[str, ClickId]
+
+    msclkid: MsClickId = None
+    gclid: ClickId = None
+    fbclid: ClickId = None
+    ttclid: ClickId = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        # Names end up in error messages and the dispatch log: keep them to plain identifiers.
+        if isinstance(value, dict):
+            for name in value:
+                if not isinstance(name, str) or not _CLICK_ID_NAME.match(name):
+                    raise ValueError("click id names are 1 to 50 letters, digits or _ (e.g. msclkid, gclid)")
+        return value
+
+    def present(self) -> dict[str, str]:
+        """The click ids that were given, known names and others alike."""
+        return {k: v for k, v in self.model_dump().items() if isinstance(v, str)}
+
+
+class Properties(BaseModel):
+    """Free properties of an event, kept as sent; only `msclkid` / `MSCLKID` follow a rule (the MSCLKID's)."""
+
+    model_config = _config("allow")
+
+    msclkid: MsClickId = None
+    MSCLKID: MsClickId = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            try:
+                check_json(value)
+            except InvalidJson as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    def stored(self) -> dict[str, Any]:
+        """The `properties` column: what was sent (a blank MSCLKID comes back as null)."""
+        return self.model_dump(exclude_unset=True)
+
+
+class Event(BaseModel):
+    """One event as the API receives it; after validation the timestamp is naive UTC and identities are hashes."""
+
+    model_config = _config("ignore")  # unknown fields are ignored: senders may be newer than us
+
+    event_id: Text = Field(min_length=1, max_length=200, description="Unique per workspace; a repeat is ignored.")
+    event_name: Text = Field(min_length=1, max_length=100, description="purchase, lead, sign_up, ...")
+    timestamp: datetime = Field(description="ISO 8601; without an offset it is UTC.")
+    value: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    currency: str | None = Field(default=None, description="ISO 4217, e.g. USD.")
+    consent: Consent | None = None
+    user: User | None = None
+    click_ids: ClickIds | None = None
+    properties: Properties | None = None
+    # Legacy top-level click ids (events from before the `click_ids` object); the object wins where both are set.
+    msclkid: MsClickId = None
+    gclid: ClickId = None
+    fbclid: ClickId = None
+    ttclid: ClickId = None
+
+    @field_validator("consent", "user", "click_ids", "properties", mode="before")
+    @classmethod
+    def _object(cls, value: Any) -> Any:
+        # pydantic would say "a valid dictionary or instance of Consent": name the JSON type instead.
+        if value is not None and not isinstance(value, dict):
+            raise ValueError("must be a JSON object")
+        return value
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _iso_8601(cls, value: Any, info: ValidationInfo) -> datetime:
+        # Only ISO 8601 text: pydantic would also read numbers as Unix times, which the contract does not promise.
+        if not isinstance(value, str):
+            raise ValueError(f"must be {_ISO_HINT}")
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+            if parsed.tzinfo is not None:
+                parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 shifted out of range by the offset
+            raise ValueError(f"must be {_ISO_HINT}") from None
+        now = (info.context or {}).get("now")
+        if isinstance(now, datetime) and parsed > now + FUTURE_TOLERANCE:
+            raise ValueError(
+                f"{parsed.isoformat()}Z is in the future (server time {now.isoformat(timespec='seconds')}Z); "
+                "Microsoft rejects future conversion times: check the sender's clock"
+            )
+        return parsed
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        # pydantic would read true/false as 1/0; numeric strings ("12.50") are accepted, as JavaScript sends them.
+        if isinstance(value, bool):
+            raise ValueError("must be a number of 0 or more")
+        return _empty_to_none(value)
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _currency(cls, value: Any) -> Any:
+        value = _empty_to_none(value)
+        if value is None or not isinstance(value, str):
+            return value
+        code = value.strip().upper()
+        if code not in ISO_4217:
+            raise ValueError("must be an ISO 4217 currency code (e.g. USD, EUR)")
+        return code
+
+    def stored_properties(self) -> dict[str, Any] | None:
+        return self.properties.stored() if self.properties is not None else None
+
+    def stored_click_ids(self) -> dict[str, str] | None:
+        """The `click_ids` column: legacy top-level fields overlaid by the `click_ids` object (the object wins)."""
+        merged = {name: getattr(self, name) for name in CLICK_ID_NAMES if getattr(self, name)}
+        if self.click_ids is not None:
+            merged.update(self.click_ids.present())
+        return merged or None
+
+
+class EventBatch(BaseModel):
+    """A batch: `{"events": [...]}` (described for OpenAPI; `parse_events` validates each event on its own)."""
+
+    model_config = _config("ignore")
+
+    events: list[Event]
+
+
+@dataclass(frozen=True)
+class EventProblem:
+    """One broken rule of one event: where in the request, which event, which field, and what to do."""
+
+    index: int
+    event_id: str | None
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "event_id": self.event_id, "field": self.field, "message": self.message}
+
+
+def _field_name(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(event)"
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    message = str(error["msg"])
+    # Our own rules raise ValueError; pydantic prefixes those with "Value error, ".
+    return message.removeprefix("Value error, ")
+
+
+def _event_id_of(raw: Any) -> str | None:
+    """The event id to quote in a problem: only a sane string (a problem report must not echo anything else)."""
+    if isinstance(raw, Mapping):
+        value = raw.get("event_id")
+        if isinstance(value, str) and 0 < len(value) <= 200:
+            try:
+                return _check_text(value)
+            except ValueError:
+                return None
+    return None
+
+
+def parse_event(raw: Any, *, now: datetime, default_country: str = "US") -> Event | list[tuple[str, str]]:
+    """Validate one decoded JSON event: the Event, or (field, message) pairs naming every broken rule."""
+    if not isinstance(raw, Mapping):
+        return [("(event)", "an event must be a JSON object")]
+    try:
+        return Event.model_validate(raw, context={"now": now, "default_country": default_country})
+    except PydanticValidationError as exc:
+        return [(_field_name(e["loc"]), _message(e)) for e in exc.errors(include_url=False, include_input=False)]
+
+
+class BatchTooLarge(ValueError):
+    """A batch holds more events than one request may carry."""
+
+
+def parse_events(
+    payload: Any, *, now: datetime, default_country: str = "US", max_events: int | None = None
+) -> tuple[list[tuple[int, Event]], list[EventProblem]]:
+    """One event or a batch (`{"events": [...]}`) → (index, event) pairs that are valid, and the problems.
+
+    Raises ValueError (a message for the whole request) when the body is neither, or holds more than `max_events`.
+    """
+    if isinstance(payload, Mapping) and "events" in payload:
+        items = payload["events"]
+        if not isinstance(items, list):
+            raise ValueError('"events" must be a list of event objects')
+        if not items:
+            raise ValueError('"events" is empty: send 1 or more events')
+    elif isinstance(payload, Mapping):
+        items = [payload]
+    else:
+        raise ValueError('the body must be one event object or a batch {"events": [...]}')
+    if max_events is not None and len(items) > max_events:
+        raise BatchTooLarge(f"the batch holds {len(items)} events; send at most {max_events} per request")
+    valid: list[tuple[int, Event]] = []
+    problems: list[EventProblem] = []
+    for index, raw in enumerate(items):
+        parsed = parse_event(raw, now=now, default_country=default_country)
+        if isinstance(parsed, Event):
+            valid.append((index, parsed))
+        else:
+            event_id = _event_id_of(raw)
+            problems.extend(EventProblem(index, event_id, f, m) for f, m in parsed)
+    return valid, problems
+
+
+class StoredEvent(Protocol):
+    """What `match_keys` reads of a stored event: an `events` row, or the worker's claimed row."""
+
+    @property
+    def click_ids(self) -> Mapping[str, Any] | None: ...
+    @property
+    def properties(self) -> Mapping[str, Any] | None: ...
+    @property
+    def hashed_email(self) -> str | None: ...
+    @property
+    def hashed_phone(self) -> str | None: ...
+
+
+def _msclkid_in(mapping: Mapping[str, Any] | None, keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        value = (mapping or {}).get(key)
+        if isinstance(value, str) and MSCLKID.match(value.strip()):
+            return value.strip()
+    return None
+
+
+def match_keys(event: StoredEvent) -> tuple[str | None, str | None, str | None]:
+    """(msclkid, hashed_email, hashed_phone) of a stored event, for the worker to build the conversion from.
+
+    MSCLKID: the `click_ids` column (the event's `click_ids` object, else its legacy top-level fields), then
+    `properties["msclkid"]`, then `properties["MSCLKID"]`. The hashes are returned alongside: Microsoft takes them
+    with or without a click id. All three None means the event cannot be matched (`no_match_key`).
+    """
+    msclkid = _msclkid_in(event.click_ids, ("msclkid",)) or _msclkid_in(event.properties, PROPERTY_MSCLKID_KEYS)
+    return msclkid, event.hashed_email or None, event.hashed_phone or None
