@@ -25,11 +25,11 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from cryptography.fernet import Fernet
 
-from bingbridge.emulator.server import RunningEmulator, free_port, start_in_thread
+from bingbridge.emulator.server import RunningEmulator, start_in_thread
 from bingbridge.emulator.state import EmulatorConfig
+from bingbridge.serving import serve_in_thread
 from bingbridge.settings import Secret, Settings
 from bingbridge.store.engine import open_database, utcnow
 from bingbridge.tracking.secrets import SecretBox
@@ -69,17 +69,6 @@ class Service:
         self.inspector.post("/_emulator/config", json=changes).raise_for_status()
 
 
-def _serve(app: Any, port: int) -> tuple[uvicorn.Server, threading.Thread]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, name="bingbridge-serve-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the service did not start"
-        time.sleep(0.02)
-    return server, thread
-
-
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[Service]:
     """The tracking service with the dashboard and an in-process worker, on the emulator."""
@@ -109,17 +98,15 @@ def service(tmp_path: Path) -> Iterator[Service]:
         worker_thread = threading.Thread(target=worker.run, args=(stop,), name="bingbridge-worker-test", daemon=True)
         with httpx.Client(timeout=30) as http:
             mount_dashboard(app, settings, engine, http=http)
-            port = free_port()
-            server, thread = _serve(app, port)
+            server = serve_in_thread(app)
             worker_thread.start()
             try:
-                yield Service(f"http://127.0.0.1:{port}", emulator, inspector)
+                yield Service(server.url, emulator, inspector)
             finally:
                 stop.set()
                 worker_thread.join(timeout=30)
                 worker.close()
-                server.should_exit = True
-                thread.join(timeout=15)
+                server.stop()
         engine.dispose()
 
 

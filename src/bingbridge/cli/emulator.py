@@ -60,13 +60,34 @@ def emulator(
 
 
 @click.command()
+@click.option(
+    "--serve/--no-serve",
+    default=None,
+    help="Keep serving the filled dashboard until Ctrl-C (default: when run on a terminal).",
+)
 @report_errors
-def demo() -> None:
-    """Run the end-to-end demo against an in-process emulator: sign in, then every customer-management action.
+def demo(serve: bool | None) -> None:
+    """Run the end-to-end demo on an in-process emulator, then show the dashboard filled with its data.
 
-    Example: bingbridge demo
+    Signs in through the real OAuth flow, calls every customer-management operation, creates offline goals and
+    uploads conversions, runs the tracking service (events in, worker dispatching) and a metrics import.
+
+    Example: bingbridge demo --no-serve
     """
+    import sys
+    import threading
+
     from bingbridge.demo import run_demo
 
-    run_demo(lambda line: click.echo(f"  ✓ {line}"))
+    keep_serving = sys.stdout.isatty() if serve is None else serve
+
+    def wait(url: str, password: str) -> None:
+        if keep_serving:
+            click.echo(f"\nDashboard at {url}/ (password: {password}). Press Ctrl-C to stop.")
+            try:
+                threading.Event().wait()
+            except KeyboardInterrupt:
+                click.echo("stopping")
+
+    run_demo(lambda line: click.echo(f"  ✓ {line}"), wait)
     click.echo("demo finished: every step succeeded")

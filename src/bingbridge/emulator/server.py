@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,12 +9,9 @@ import uvicorn
 
 from bingbridge.emulator.app import create_app
 from bingbridge.emulator.state import EmulatorConfig, EmulatorState
+from bingbridge.serving import BackgroundServer, free_port, serve_in_thread
 
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+__all__ = ["RunningEmulator", "free_port", "serve_forever", "start_in_thread"]
 
 
 @dataclass
@@ -26,16 +20,14 @@ class RunningEmulator:
 
     url: str
     state: EmulatorState
-    _server: uvicorn.Server = field(repr=False)
-    _thread: threading.Thread = field(repr=False)
+    _server: BackgroundServer = field(repr=False)
 
     @property
     def config(self) -> EmulatorConfig:
         return self.state.config
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+        self._server.stop()
 
     def __enter__(self) -> RunningEmulator:
         return self
@@ -47,16 +39,8 @@ class RunningEmulator:
 def start_in_thread(config: EmulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> RunningEmulator:
     """Start an emulator on `port` (0: a free one) and return once it accepts connections."""
     app = create_app(config)
-    port = port or free_port(host)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, name=f"bingbridge-emulator-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError(f"the emulator did not start on {host}:{port}")
-        time.sleep(0.01)
-    return RunningEmulator(url=f"http://{host}:{port}", state=app.state.emulator, _server=server, _thread=thread)
+    server = serve_in_thread(app, host, port, lifespan="off")
+    return RunningEmulator(url=server.url, state=app.state.emulator, _server=server)
 
 
 def serve_forever(config: EmulatorConfig, host: str, port: int) -> None:
