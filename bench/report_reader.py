@@ -41,19 +41,23 @@ COLUMNS = (
 
 PRELUDE = """
 import json, resource, sys, time
+def cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+def start():
+    global CPU_AT_START
+    CPU_AT_START = cpu_seconds()
+    return time.perf_counter()
 def done(rows, started, extra=None):
     seconds = time.perf_counter() - started
-    usage = resource.getrusage(resource.RUSAGE_SELF)
     figures = {
         "rows": rows,
         "seconds": seconds,
         "rows_per_s": rows / seconds,
-        "cpu_seconds": usage.ru_utime + usage.ru_stime - CPU_AT_START,
-        "max_rss_mb": usage.ru_maxrss / 1024,
+        "cpu_seconds": cpu_seconds() - CPU_AT_START,
+        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     print(json.dumps({**figures, **(extra or {})}))
-_usage = resource.getrusage(resource.RUSAGE_SELF)
-CPU_AT_START = _usage.ru_utime + _usage.ru_stime
 """
 
 THEIRS_BARE = (
@@ -61,7 +65,7 @@ THEIRS_BARE = (
     + """
 import zipfile
 from bingads.v13.reporting.report_file_reader import ReportFileReader
-started = time.perf_counter()
+started = start()
 with zipfile.ZipFile(sys.argv[1]) as archive:        # the SDK unzips the first entry to disk, then reads it
     path = archive.extract(archive.namelist()[0], sys.argv[2])
 report = ReportFileReader(path, "Csv").get_report()
@@ -77,7 +81,7 @@ THEIRS_TYPED = (
     PRELUDE
     + """
 from bingads.v13.reporting.report_file_reader import ReportFileReader
-started = time.perf_counter()
+started = start()
 report = ReportFileReader(sys.argv[1], "Csv").get_report()
 rows = 0
 spend = 0.0
@@ -96,7 +100,7 @@ OURS_ROWS = (
     PRELUDE
     + """
 from bingbridge.metrics.report_file import ReportFile
-started = time.perf_counter()
+started = start()
 rows = 0
 spend = 0.0
 with ReportFile(sys.argv[1]) as report:
@@ -111,7 +115,7 @@ OURS_BATCHES = (
     PRELUDE
     + """
 from bingbridge.metrics.report_file import ReportFile
-started = time.perf_counter()
+started = start()
 rows = 0
 spend = 0.0
 with ReportFile(sys.argv[1]) as report:
@@ -132,13 +136,12 @@ from bingbridge.store import create_engine_for, migrate
 from bingbridge.store.ad_metrics import totals, upsert_ad_metrics_columns, utcnow
 engine = create_engine_for("sqlite:///" + sys.argv[2])
 migrate(engine)
-started = time.perf_counter()
+started = start()
 rows = 0
 stamp = utcnow()
 with ReportFile(sys.argv[1]) as report, engine.begin() as conn:
     for batch in report.batches():
         rows += upsert_ad_metrics_columns(conn, batch_records(batch, 1, stamp))
-seconds = time.perf_counter() - started
 stored = totals(engine)
 done(rows, started, {"stored_rows": stored["rows"], "spend": round(float(stored["spend"]), 2)})
 """

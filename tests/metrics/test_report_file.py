@@ -132,7 +132,8 @@ def test_totals_rows_and_the_footer_are_not_data(delimiter: str) -> None:
     ],
 )
 def test_a_totals_row_is_dropped_whatever_the_first_column(first: str) -> None:
-    lines = [[first, "AdId", "Spend"], ["100", "444", "3.21"], ["Total", "", "3.21"], ["40", "445", "--"], *FOOTER]
+    # The totals row's "all" is no id either: its cells are not typed.
+    lines = [[first, "AdId", "Spend"], ["100", "444", "3.21"], ["Total", "all", "3.21"], ["40", "445", "--"], *FOOTER]
     with ReportFile(_file(lines)) as report:
         assert [(r.impressions, r.ad_id, r.spend) for r in report] == [
             (100 if first == "Impressions" else None, 444, 3.21),

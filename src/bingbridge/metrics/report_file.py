@@ -145,13 +145,14 @@ def parse_header(values: dict[str, str]) -> ReportFileHeader:
 _BOM = codecs.BOM_UTF8
 # Rows that are not data: the footer and totals rows (the SDK skips these too).
 _NOT_DATA = ("©", "Total")
-# Distinct cells remembered per column (names, titles, URLs repeat on every day); past this the memo starts over.
-_MEMO_LIMIT = 100_000
+# Distinct cells remembered per column across blocks (days repeat on every row); past this the memo starts over.
+_MEMO_LIMIT = 10_000
 # Ids and measures Arrow parses itself; the rest is dictionary-encoded text typed in Python.
 _ARROW_KINDS = {"id": "int64", "count": "int64", "number": "float64"}
 _ARROW_MISPARSED = re.compile(r"CSV conversion error to (int64|double)")
-# Bytes Arrow reads at a time. It reads ahead some 32 blocks, so this sets the memory used (~4 MB here); larger
-# blocks read a little faster but would take the benchmark's peak past 100 MB (bench/report_reader.py).
+# Bytes Arrow reads at a time. It reads a few dozen blocks ahead and its work per block grows with the block, so this
+# sets the memory used: the 1,000,000-row benchmark (bench/report_reader.py) peaks near 93 MB RSS with 128 KiB
+# blocks, some 80 MB of it pyarrow's own, and near 100 MB with 256 KiB ones, which read a little faster.
 _BLOCK_SIZE = 1 << 17
 
 
@@ -173,7 +174,7 @@ def _cell(kind: str, text: str) -> Any:
 
 
 class _Memo(dict[str, Any]):
-    """Cell text -> typed value, converted once per distinct cell: ids, days and names repeat on every row."""
+    """Cell text -> typed value, converted once per distinct cell: days (and, read carefully, ids) repeat."""
 
     def __init__(self, kind: str) -> None:
         super().__init__()
@@ -188,7 +189,8 @@ class _Memo(dict[str, Any]):
 
 
 class _Column(NamedTuple):
-    """A column of the file that we read: where it is, what it becomes, and its memo of typed cells."""
+    """A column of the file that we read: where it is, what it becomes, and its memo of typed cells (text needs
+    none: it only turns `--` into None)."""
 
     position: int
     field: str | None  # None: an unknown first column, read only to spot totals rows
@@ -325,8 +327,8 @@ class ReportFile:
     `source` is a path or a seekable binary file object holding the zip (or a bare CSV/TSV). Give `columns` when
     the file was requested with ExcludeColumnHeaders. After iteration, `rows_read` counts the data rows; when the
     header states a row count and it differs, iteration ends with ReportFileError (a truncated or damaged
-    download). Memory stays near a few dozen `block_size` blocks (Arrow reads ahead) whatever the file's size; a
-    row must fit in one block. Microsoft's files are UTF-8.
+    download). Memory depends on `block_size` (see _BLOCK_SIZE), not on the file's size; a row must fit in one
+    block. Microsoft's files are UTF-8.
     """
 
     def __init__(
@@ -423,8 +425,9 @@ class ReportFile:
         plan = []
         for position, name in enumerate(self.columns):
             field = m.AD_PERFORMANCE_COLUMNS.get(name)
+            kind = _KINDS.get(name, "text")
             if field is not None or position == 0:
-                plan.append(_Column(position, field, _KINDS.get(name, "text"), _Memo(_KINDS.get(name, "text"))))
+                plan.append(_Column(position, field, kind, _Memo(kind)))
         return plan
 
     def _record_batches(self, plan: list[_Column], careful: bool) -> Iterator[Any]:
@@ -480,6 +483,7 @@ class ReportFile:
         keep: list[bool] | None = None
         columns: dict[str, list[Any]] = {}
         for column, array in zip(plan, batch.columns, strict=True):
+            values: list[Any]
             if column.parsed_by_arrow(careful):
                 raw = _raw(array, 8)
                 values = raw.cast("d").tolist() if column.kind == "number" else raw.cast("q").tolist()
@@ -490,17 +494,21 @@ class ReportFile:
             else:
                 # Dictionary-encoded: type each distinct cell once, then pick by index.
                 cells = array.dictionary.to_pylist()
+                indices = _raw(array.indices, 4).cast("i")
                 if column.position == 0 and (not_data := _not_data_indices(cells)):
-                    # A totals row (or a one-column report's footer): drop it, and do not type its cells.
-                    keep = [i not in not_data for i in _raw(array.indices, 4).cast("i")]
-                    cells = [c if i not in not_data else "" for i, c in enumerate(cells)]
-                if len(column.memo) > _MEMO_LIMIT:
-                    column.memo.clear()
-                table = list(map(column.memo.__getitem__, cells))
-                if len(table) == 1:
-                    values = [table[0]] * length
+                    keep = [i not in not_data for i in indices]  # a totals row, or a one-column report's footer
+                if keep is not None:
+                    # Type only the cells of the rows kept: a totals row may hold anything.
+                    used = set(compress(indices, keep))
+                    cells = [cell if i in used else "" for i, cell in enumerate(cells)]
+                table: list[Any]
+                if column.kind == "text":
+                    table = [None if cell == m.NOT_APPLICABLE else cell for cell in cells]
                 else:
-                    values = [table[i] for i in _raw(array.indices, 4).cast("i")]
+                    if len(column.memo) > _MEMO_LIMIT:
+                        column.memo.clear()
+                    table = list(map(column.memo.__getitem__, cells))
+                values = [table[0]] * length if len(table) == 1 else [table[i] for i in indices]
             if column.field is not None:
                 columns[column.field] = values
         if keep is not None:
