@@ -209,6 +209,25 @@ def _transport_error(exc: httpx.TransportError) -> RetriableError:
     return RetriableError(operation=DOWNLOAD, status=None, tracking_id=None, message=f"{type(exc).__name__}: {exc}")
 
 
+def _report_id(answer: m.SubmitGenerateReportResponse) -> str:
+    """The ReportRequestId of a Submit answer; an answer without one is a fault."""
+    if not answer.report_request_id:
+        raise ApiError(
+            operation=SUBMIT_GENERATE_REPORT.name,
+            status=200,
+            tracking_id=answer.tracking_id,
+            message="no ReportRequestId in the answer",
+        )
+    return answer.report_request_id
+
+
+def _status(answer: m.PollGenerateReportResponse) -> m.ReportRequestStatus:
+    """The job status of a Poll answer, carrying the poll's TrackingId."""
+    status = answer.report_request_status or m.ReportRequestStatus(status="Pending")
+    status._tracking_id = answer.tracking_id
+    return status
+
+
 class Reporting:
     """Typed Reporting operations, `client.reporting`.
 
@@ -235,14 +254,7 @@ class Reporting:
             customer_id=customer_id if customer_id is not None else self._client.settings.customer_id,
             account_id=account_id if account_id is not None else _first_account(request),
         )
-        if not answer.report_request_id:
-            raise ApiError(
-                operation=SUBMIT_GENERATE_REPORT.name,
-                status=200,
-                tracking_id=answer.tracking_id,
-                message="no ReportRequestId in the answer",
-            )
-        return answer.report_request_id
+        return _report_id(answer)
 
     def poll_generate_report(
         self, report_request_id: str, *, customer_id: int | None = None, account_id: int | None = None
@@ -256,9 +268,7 @@ class Reporting:
             customer_id=customer_id if customer_id is not None else self._client.settings.customer_id,
             account_id=account_id if account_id is not None else self._client.settings.account_id,
         )
-        status = answer.report_request_status or m.ReportRequestStatus(status="Pending")
-        status._tracking_id = answer.tracking_id
-        return status
+        return _status(answer)
 
     def download_report(self, url: str, destination: IO[bytes]) -> int:
         """Stream the zipped report at `url` into `destination`; returns the bytes written.
@@ -300,14 +310,7 @@ class AsyncReporting:
             customer_id=customer_id if customer_id is not None else self._client.settings.customer_id,
             account_id=account_id if account_id is not None else _first_account(request),
         )
-        if not answer.report_request_id:
-            raise ApiError(
-                operation=SUBMIT_GENERATE_REPORT.name,
-                status=200,
-                tracking_id=answer.tracking_id,
-                message="no ReportRequestId in the answer",
-            )
-        return answer.report_request_id
+        return _report_id(answer)
 
     async def poll_generate_report(
         self, report_request_id: str, *, customer_id: int | None = None, account_id: int | None = None
@@ -320,9 +323,7 @@ class AsyncReporting:
             customer_id=customer_id if customer_id is not None else self._client.settings.customer_id,
             account_id=account_id if account_id is not None else self._client.settings.account_id,
         )
-        status = answer.report_request_status or m.ReportRequestStatus(status="Pending")
-        status._tracking_id = answer.tracking_id
-        return status
+        return _status(answer)
 
     async def download_report(self, url: str, destination: IO[bytes]) -> int:
         written = 0

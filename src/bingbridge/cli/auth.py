@@ -79,7 +79,6 @@ def status(as_json: bool, config_file: Path | None, **conn: Any) -> None:
     tokens = TokenManager(settings, FileTokenStore(settings.token_file)).tokens
     if tokens is None:
         fail("not connected", "Run `bingbridge auth login` (or set BINGBRIDGE_REFRESH_TOKEN).", code=1)
-        return
     idle = tokens.refresh_token_idle()
     warning = None
     if idle >= REFRESH_TOKEN_IDLE_WARNING:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 import httpx
@@ -133,7 +133,7 @@ def report_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def fail(message: str, hint: str | None, *, details: Sequence[str] = (), code: int) -> None:
+def fail(message: str, hint: str | None, *, details: Sequence[str] = (), code: int) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     for line in details:
         click.echo(f"  {line}", err=True)

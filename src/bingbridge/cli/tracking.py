@@ -40,7 +40,6 @@ def _workspace_id(engine: Engine, name: str) -> int:
     workspace = workspace_named(engine, name)
     if workspace is None:
         fail(f"no workspace named {name!r}", "List them with `bingbridge workspaces list`.", code=2)
-        raise AssertionError  # fail() exits
     return workspace.id
 
 
@@ -210,7 +209,6 @@ def destinations_test(
     destination = get_destination(engine, destination_id)
     if destination is None:
         fail(f"no destination {destination_id}", "List them with `bingbridge destinations list`.", code=2)
-        return
     report = check_destination(engine, _box(settings), destination, settings)
     emit(asdict(report), as_json=as_json)
     if not report.ok:
