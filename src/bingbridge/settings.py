@@ -87,6 +87,9 @@ class Settings:
     # The dashboard's sign-in password; without it one is generated on first start, printed once, and only its
     # scrypt hash kept in admin.json beside the secret key file.
     admin_password: Secret | None = None
+    # Reverse proxies whose X-Forwarded-For/-Proto are believed (IPs or networks, comma-separated; "*" for any).
+    # Empty: the client address is the connection's peer, whatever the headers say.
+    trusted_proxies: str = ""
     # The tracking service reads phone numbers without a +country prefix as numbers of this country (ISO 3166).
     tracking_default_country: str = "US"
 

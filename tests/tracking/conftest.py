@@ -18,7 +18,7 @@ from bingbridge.settings import Secret, Settings
 from bingbridge.store import create_engine_for, migrate, utcnow
 from bingbridge.tracking.destinations import Destination, DestinationInput, save_destination
 from bingbridge.tracking.secrets import SecretBox
-from bingbridge.tracking.workspaces import Workspace, create_workspace
+from bingbridge.tracking.workspaces import Workspace, create_key, create_workspace
 from bingbridge.web import create_app
 from tests.databases import postgres_engine
 from tests.tracking.ingest_support import TestClient
@@ -116,4 +116,16 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 @pytest.fixture
 def auth(ingestion_key: str) -> dict[str, str]:
+    """The workspace's public ingestion key: it may only post events."""
     return {"Authorization": f"Bearer {ingestion_key}"}
+
+
+@pytest.fixture
+def api_key(engine: Engine, workspace: Workspace) -> str:
+    return create_key(engine, workspace.id, "api", name="tests", now=utcnow())[1]
+
+
+@pytest.fixture
+def api_auth(api_key: str) -> dict[str, str]:
+    """A secret API key of the workspace: it reads and operates."""
+    return {"Authorization": f"Bearer {api_key}"}

@@ -13,15 +13,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
+from alembic.config import Config
 from fastapi import FastAPI
-from sqlalchemy import Engine
+from fastapi.routing import APIRoute
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.pool import NullPool
 
 from bingbridge.settings import Settings
 from bingbridge.store import create_engine_for, migrate, utcnow
+from bingbridge.store.schema import dispatches, workspaces
 from bingbridge.tracking.destinations import Destination
-from bingbridge.tracking.workspaces import create_workspace
+from bingbridge.tracking.workspaces import (
+    create_key,
+    create_workspace,
+    key_hash,
+    key_holder,
+    list_keys,
+    revoke_key,
+    rotate_key,
+)
 from bingbridge.web import create_app
+from bingbridge.web.app import KeyCache
 from tests.tracking.ingest_support import TestClient, make_event, stored_dispatches, stored_events
 
 # ---- authentication ----
@@ -31,9 +44,9 @@ from tests.tracking.ingest_support import TestClient, make_event, stored_dispatc
     ("header", "fragment"),
     [
         (None, "missing Authorization header"),
-        ("Basic dXNlcjpwYXNz", "must be `Bearer <ingestion key>`"),
-        ("Bearer ", "must be `Bearer <ingestion key>`"),
-        ("Bearer bbk_not-a-key", "unknown ingestion key"),
+        ("Basic dXNlcjpwYXNz", "must be `Bearer <key>`"),
+        ("Bearer ", "must be `Bearer <key>`"),
+        ("Bearer bbk_not-a-key", "unknown or revoked key"),
     ],
 )
 def test_a_request_without_a_valid_key_is_401(client: TestClient, header: str | None, fragment: str) -> None:
@@ -143,12 +156,12 @@ def test_compressed_bodies_are_refused(client: TestClient, auth: dict[str, str])
     assert response.status_code == 415
 
 
-def test_bad_dispatch_log_queries_are_422(client: TestClient, auth: dict[str, str]) -> None:
+def test_bad_dispatch_log_queries_are_422(client: TestClient, api_auth: dict[str, str]) -> None:
     queries = ["status=lost", "since=yesterday", "limit=0", "limit=5000", "destination_id=x", "before_id=-1"]
     queries += ["destination_id=" + "9" * 30, "before_id=" + "9" * 30, "event_name=a%00b", "event_id=%00"]
     queries += ["since=0001-01-01T00:00:00%2B05:00", "until=9999-12-31T23:59:59-05:00"]
     for query in queries:
-        response = client.get(f"/v1/dispatch-log?{query}", headers=auth)
+        response = client.get(f"/v1/dispatch-log?{query}", headers=api_auth)
         assert response.status_code == 422, query
         assert response.json()["errors"][0]["field"] in query
 
@@ -272,21 +285,21 @@ def test_plain_email_and_phone_never_reach_the_database_or_the_logs(
 
 
 def test_the_dispatch_log_is_scoped_to_the_key_and_filtered(
-    client: TestClient, auth: dict[str, str], engine: Engine, settings: Settings
+    client: TestClient, auth: dict[str, str], api_auth: dict[str, str], engine: Engine
 ) -> None:
     batch = [make_event("p-1"), make_event("v-1", "page_view"), make_event("d-1", consent={"ad_storage": "denied"})]
     client.post("/v1/events", json={"events": batch}, headers=auth)
-    _other, other_key = create_workspace(engine, "Other", now=utcnow())
-    other = {"Authorization": f"Bearer {other_key}"}
-    assert client.get("/v1/dispatch-log", headers=other).json()["rows"] == []
+    other, _ = create_workspace(engine, "Other", now=utcnow())
+    other_key = create_key(engine, other.id, "api", now=utcnow())[1]
+    assert client.get("/v1/dispatch-log", headers={"Authorization": f"Bearer {other_key}"}).json()["rows"] == []
 
-    rows = client.get("/v1/dispatch-log", headers=auth).json()["rows"]
+    rows = client.get("/v1/dispatch-log", headers=api_auth).json()["rows"]
     assert [(r["event_id"], r["status"]) for r in rows] == [("d-1", "blocked"), ("v-1", "skipped"), ("p-1", "pending")]
     assert set(rows[0]) >= {"reason", "code", "batch_id", "tracking_id", "attempts", "created_at", "sent_at"}
     assert rows[0]["reason"] == "ad_storage_consent_denied" and rows[0]["created_at"].endswith("Z")
 
     def ids(query: str) -> list[str]:
-        response = client.get(f"/v1/dispatch-log?{query}", headers=auth)
+        response = client.get(f"/v1/dispatch-log?{query}", headers=api_auth)
         assert response.status_code == 200, response.text
         return [r["event_id"] for r in response.json()["rows"]]
 
@@ -296,17 +309,150 @@ def test_the_dispatch_log_is_scoped_to_the_key_and_filtered(
     assert ids("event_id=p-1") == ["p-1"]
     assert ids("since=2000-01-01T00:00:00Z&until=2999-01-01") == ["d-1", "v-1", "p-1"]
     assert ids("since=2999-01-01T00:00:00%2B02:00") == []
-    page = client.get("/v1/dispatch-log?limit=2", headers=auth).json()
+    page = client.get("/v1/dispatch-log?limit=2", headers=api_auth).json()
     assert len(page["rows"]) == 2
     assert ids(f"limit=2&before_id={page['next_before_id']}") == ["p-1"]
 
 
 def test_health_lists_the_destinations_of_the_workspace(
-    client: TestClient, auth: dict[str, str], destination: Destination
+    client: TestClient, api_auth: dict[str, str], destination: Destination
 ) -> None:
-    (health,) = client.get("/v1/health", headers=auth).json()["destinations"]
+    (health,) = client.get("/v1/health", headers=api_auth).json()["destinations"]
     assert (health["destination_id"], health["status"], health["live"]) == (destination.id, "Live", False)
     assert health["budget"]["limit"] == 1000
+
+
+def _dead_letter(engine: Engine, client: TestClient, auth: dict[str, str]) -> int:
+    client.post("/v1/events", json=make_event("dead-1"), headers=auth)
+    with engine.begin() as conn:
+        conn.execute(update(dispatches).values(status="dead_lettered", attempts=8, reason="gave up"))
+        return int(conn.execute(select(dispatches.c.id)).scalar_one())
+
+
+def test_dead_letters_are_listed_and_replayed_with_an_api_key(
+    client: TestClient, auth: dict[str, str], api_auth: dict[str, str], engine: Engine, destination: Destination
+) -> None:
+    dispatch_id = _dead_letter(engine, client, auth)
+    (letter,) = client.get("/v1/dead-letters", headers=api_auth).json()["dead_letters"]
+    assert (letter["id"], letter["event_id"], letter["destination_id"]) == (dispatch_id, "dead-1", destination.id)
+    assert client.post("/v1/dead-letters/replay", json={"ids": [dispatch_id]}, headers=api_auth).json() == {
+        "replayed": 1
+    }
+    assert client.post("/v1/dead-letters/replay", headers=api_auth).json() == {"replayed": 1}
+    wrong = client.post("/v1/dead-letters/replay", json={"destination_id": 999}, headers=api_auth)
+    assert wrong.status_code == 404
+
+
+def test_dead_letters_of_another_workspace_are_not_reachable(
+    client: TestClient, auth: dict[str, str], engine: Engine
+) -> None:
+    dispatch_id = _dead_letter(engine, client, auth)
+    other, _ = create_workspace(engine, "Other", now=utcnow())
+    other_auth = {"Authorization": f"Bearer {create_key(engine, other.id, 'api', now=utcnow())[1]}"}
+    assert client.get("/v1/dead-letters", headers=other_auth).json() == {"dead_letters": []}
+    replay = client.post("/v1/dead-letters/replay", json={"ids": [dispatch_id]}, headers=other_auth)
+    assert replay.json() == {"replayed": 0}
+
+
+# ---- keys ----
+
+READS = [("GET", "/v1/dispatch-log"), ("GET", "/v1/health"), ("GET", "/v1/dead-letters")]
+OPERATIONS = [("POST", "/v1/dead-letters/replay")]
+
+
+def test_every_read_and_operation_of_the_api_is_listed_here(app: FastAPI) -> None:
+    routes = {
+        (method, route.path)
+        for route in app.routes
+        if isinstance(route, APIRoute) and route.path.startswith("/v1/")
+        for method in route.methods
+    }
+    assert routes == {*READS, *OPERATIONS, ("POST", "/v1/events")}
+
+
+@pytest.mark.parametrize(("method", "path"), READS + OPERATIONS)
+def test_the_ingestion_key_may_not_read_or_operate(
+    client: TestClient, auth: dict[str, str], method: str, path: str
+) -> None:
+    response = client.request(method, path, headers=auth)
+    assert response.status_code == 403
+    assert "public ingestion key" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(("method", "path"), READS)
+def test_an_api_key_reads(client: TestClient, api_auth: dict[str, str], method: str, path: str) -> None:
+    assert client.request(method, path, headers=api_auth).status_code == 200
+
+
+def test_an_api_key_may_also_post_events(client: TestClient, api_auth: dict[str, str]) -> None:
+    assert client.post("/v1/events", json=make_event("server-side"), headers=api_auth).status_code == 200
+
+
+def test_a_rotated_api_key_is_refused_at_once_and_its_successor_reads(
+    client: TestClient, api_key: str, engine: Engine
+) -> None:
+    (old,) = list_keys(engine, revoked=False)[1:]
+    assert client.get("/v1/health", headers={"Authorization": f"Bearer {api_key}"}).status_code == 200
+    new, new_key = rotate_key(engine, old.id, now=utcnow())
+    assert (new.kind, new.name, new.workspace_id) == (old.kind, old.name, old.workspace_id)
+    refused = client.get("/v1/health", headers={"Authorization": f"Bearer {api_key}"})
+    assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
+    assert client.get("/v1/health", headers={"Authorization": f"Bearer {new_key}"}).status_code == 200
+
+
+def test_a_revoked_api_key_is_refused_at_once(client: TestClient, api_key: str, engine: Engine) -> None:
+    header = {"Authorization": f"Bearer {api_key}"}
+    assert client.get("/v1/dispatch-log", headers=header).status_code == 200
+    (key,) = [k for k in list_keys(engine) if k.kind == "api"]
+    revoke_key(engine, key.id, now=utcnow())
+    for method, path in READS + OPERATIONS:
+        assert client.request(method, path, headers=header).status_code == 401, path
+    assert client.post("/v1/events", json=make_event(), headers=header).status_code == 401
+
+
+def test_a_revoked_ingestion_key_is_refused_once_the_cache_forgets_it(
+    app: FastAPI, client: TestClient, auth: dict[str, str], engine: Engine
+) -> None:
+    assert client.post("/v1/events", json=make_event("before"), headers=auth).status_code == 200
+    (key,) = [k for k in list_keys(engine) if k.kind == "ingestion"]
+    rotated, new_key = rotate_key(engine, key.id, now=utcnow())
+    app.state.keys.ttl = 0.0  # what `ttl` seconds (5 by default) do to a remembered key
+    assert client.post("/v1/events", json=make_event("after"), headers=auth).status_code == 401
+    fresh = {"Authorization": f"Bearer {new_key}"}
+    assert client.post("/v1/events", json=make_event("after"), headers=fresh).status_code == 200
+    assert rotated.kind == "ingestion" and new_key.startswith("bbk_")
+
+
+def test_a_remembered_ingestion_key_expires_after_the_ttl(engine: Engine, ingestion_key: str) -> None:
+    cache = KeyCache(engine, ttl=0.05)
+    assert cache.lookup(ingestion_key) is not None
+    assert cache.remembered(ingestion_key) is not None
+    time.sleep(0.06)
+    assert cache.remembered(ingestion_key) is None
+
+
+def test_api_keys_are_never_remembered(engine: Engine, api_key: str) -> None:
+    cache = KeyCache(engine)
+    assert cache.lookup(api_key) is not None
+    assert cache.remembered(api_key) is None
+
+
+def test_keys_of_an_existing_workspace_are_kept_by_the_migration(tmp_path: Path) -> None:
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'old.db'}")
+    config = Config()
+    config.set_main_option("script_location", "bingbridge.store:migrations")
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0002")
+        conn.execute(
+            insert(workspaces).values(
+                name="Old shop", key_hash=key_hash("bbk_old"), key_prefix="bbk_old", created_at=utcnow()
+            )
+        )
+    migrate(engine)
+    holder = key_holder(engine, "bbk_old")
+    assert holder is not None and (holder.workspace.name, holder.kind) == ("Old shop", "ingestion")
+    engine.dispose()
 
 
 # ---- the service around it ----
@@ -359,7 +505,7 @@ def test_sdk_is_served_as_javascript(client: TestClient) -> None:
     assert again.status_code == 304
 
 
-def test_browsers_on_other_origins_may_post(client: TestClient, auth: dict[str, str]) -> None:
+def test_browsers_on_other_origins_may_post_events(client: TestClient, auth: dict[str, str]) -> None:
     preflight = client.options(
         "/v1/events",
         headers={
@@ -373,6 +519,17 @@ def test_browsers_on_other_origins_may_post(client: TestClient, auth: dict[str, 
     assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
     response = client.post("/v1/events", json=make_event(), headers={**auth, "Origin": "https://shop.example"})
     assert response.headers["access-control-allow-origin"] == "*"
+
+
+@pytest.mark.parametrize("path", ["/v1/dispatch-log", "/v1/health", "/v1/dead-letters", "/v1/dead-letters/replay"])
+def test_reads_give_other_origins_no_cors(client: TestClient, api_auth: dict[str, str], path: str) -> None:
+    preflight = client.options(
+        path,
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert "access-control-allow-origin" not in preflight.headers
+    response = client.get(path, headers={**api_auth, "Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in response.headers
 
 
 def test_the_app_can_run_the_worker_for_its_lifetime(settings: Settings, engine: Engine) -> None:

@@ -24,6 +24,7 @@ COMMANDS = {
     "uet-tags": "bingbridge.cli.conversions:uet_tags",
     "conversions": "bingbridge.cli.conversions:conversions",
     "workspaces": "bingbridge.cli.tracking:workspaces",
+    "keys": "bingbridge.cli.tracking:keys",
     "destinations": "bingbridge.cli.tracking:destinations",
     "serve": "bingbridge.cli.tracking:serve",
     "worker": "bingbridge.cli.tracking:worker",

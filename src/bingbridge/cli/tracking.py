@@ -1,4 +1,4 @@
-"""Conversion tracking service commands: workspaces, destinations, serve, worker, dispatch log, dead letters."""
+"""Conversion tracking service commands: workspaces, keys, destinations, serve, worker, dispatch log, dead letters."""
 
 from __future__ import annotations
 
@@ -82,11 +82,114 @@ def workspaces_list(as_json: bool, config_file: Path | None, database_url: str |
     from bingbridge.tracking.workspaces import list_workspaces
 
     _, engine = _open(config_file, database_url)
-    emit(
-        [asdict(w) for w in list_workspaces(engine)],
-        as_json=as_json,
-        columns=["id", "name", "key_prefix", "created_at"],
-    )
+    emit([asdict(w) for w in list_workspaces(engine)], as_json=as_json, columns=["id", "name", "created_at"])
+
+
+@click.group()
+def keys() -> None:
+    """Workspace keys: public ingestion keys (post events only) and secret API keys (read and operate)."""
+
+
+_KEY_COLUMNS = ["id", "workspace_id", "kind", "name", "key_prefix", "created_at", "revoked_at"]
+
+
+def _shown_once(row: dict[str, Any], key: str, as_json: bool) -> None:
+    emit({**row, "key": key}, as_json=as_json)
+    if not as_json:
+        click.echo("Keep the key now: it cannot be shown again.", err=True)
+
+
+@keys.command("create")
+@click.option("--workspace", required=True, help="Workspace name.")
+@click.option(
+    "--kind",
+    type=click.Choice(["ingestion", "api"]),
+    default="api",
+    show_default=True,
+    help="ingestion: public, for the snippet, may only post events; api: secret, reads and operates.",
+)
+@click.option("--name", default=None, help="A label to tell keys apart, e.g. reporting.")
+@_service_options
+@json_option
+@report_errors
+def keys_create(
+    workspace: str, kind: str, name: str | None, as_json: bool, config_file: Path | None, database_url: str | None
+) -> None:
+    """Create a key for a workspace and print it (shown once; only its hash is stored).
+
+    Example: bingbridge keys create --workspace "Web shop" --kind api --name reporting
+    """
+    from dataclasses import asdict
+
+    from bingbridge.store import utcnow
+    from bingbridge.tracking.workspaces import create_key
+
+    _, engine = _open(config_file, database_url)
+    created, key = create_key(engine, _workspace_id(engine, workspace), kind, name=name, now=utcnow())
+    _shown_once(asdict(created), key, as_json)
+
+
+@keys.command("list")
+@click.option("--workspace", default=None, help="Only this workspace.")
+@click.option("--revoked", is_flag=True, help="Include revoked keys.")
+@_service_options
+@json_option
+@report_errors
+def keys_list(
+    workspace: str | None, revoked: bool, as_json: bool, config_file: Path | None, database_url: str | None
+) -> None:
+    """List keys by id, kind and first characters (the keys themselves are never shown again).
+
+    Example: bingbridge keys list --workspace "Web shop"
+    """
+    from dataclasses import asdict
+
+    from bingbridge.tracking.workspaces import list_keys
+
+    _, engine = _open(config_file, database_url)
+    workspace_id = _workspace_id(engine, workspace) if workspace else None
+    rows = [asdict(k) for k in list_keys(engine, workspace_id, revoked=revoked)]
+    emit(rows, as_json=as_json, columns=_KEY_COLUMNS)
+
+
+@keys.command("rotate")
+@click.argument("key_id", type=int)
+@_service_options
+@json_option
+@report_errors
+def keys_rotate(key_id: int, as_json: bool, config_file: Path | None, database_url: str | None) -> None:
+    """Replace a key: the new one (same workspace, kind and name) is printed once, the old one is refused at once
+    (an ingestion key within 5 seconds, the time a service process may remember it).
+
+    Example: bingbridge keys rotate 2
+    """
+    from dataclasses import asdict
+
+    from bingbridge.store import utcnow
+    from bingbridge.tracking.workspaces import rotate_key
+
+    _, engine = _open(config_file, database_url)
+    created, key = rotate_key(engine, key_id, now=utcnow())
+    _shown_once({**asdict(created), "replaces": key_id}, key, as_json)
+
+
+@keys.command("revoke")
+@click.argument("key_id", type=int)
+@_service_options
+@json_option
+@report_errors
+def keys_revoke(key_id: int, as_json: bool, config_file: Path | None, database_url: str | None) -> None:
+    """Revoke a key: requests carrying it get 401 (an ingestion key within 5 seconds).
+
+    Example: bingbridge keys revoke 2
+    """
+    from dataclasses import asdict
+
+    from bingbridge.store import utcnow
+    from bingbridge.tracking.workspaces import revoke_key
+
+    _, engine = _open(config_file, database_url)
+    emit(asdict(revoke_key(engine, key_id, now=utcnow())), as_json=as_json)
 
 
 @click.group()
@@ -282,7 +385,8 @@ def serve(
     settings, engine = _open(config_file, database_url, api_base_url=api_base_url)
     app = build_service(settings, engine, worker=not no_worker, schedule=not no_schedule)
     click.echo(f"bingbridge serving on http://{host}:{port}/ (API under /v1, OpenAPI at /openapi.json)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    # uvicorn would believe X-Forwarded-* from loopback; the app does that itself, for BINGBRIDGE_TRUSTED_PROXIES only.
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
 
 
 @click.command()

@@ -95,15 +95,32 @@ report_jobs = Table(
 
 # ---- server-side conversion tracking ----
 
-# A tenant of the tracking service; events arrive with its ingestion key (only the key's SHA-256 is stored).
+# A tenant of the tracking service. `key_hash`/`key_prefix` are left from migration 0002 (where they held its one
+# key) and are never read: keys live in `workspace_keys`; new workspaces fill them with a random non-key.
 workspaces = Table(
     "workspaces",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(100), nullable=False, unique=True),
     Column("key_hash", String(64), nullable=False, unique=True),
+    Column("key_prefix", String(16), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+# A workspace's keys, by SHA-256: `ingestion` keys (public, in web pages) may only post events; `api` keys
+# (secret) read and operate. A revoked key stays listed with `revoked_at` and is refused.
+workspace_keys = Table(
+    "workspace_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workspace_id", Integer, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(20), nullable=False),  # ingestion | api
+    Column("name", String(100)),
+    Column("key_hash", String(64), nullable=False, unique=True),
     Column("key_prefix", String(16), nullable=False),  # shown so people can tell keys apart
     Column("created_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime),
+    Index("ix_workspace_keys_workspace", "workspace_id"),
 )
 
 # A Microsoft Advertising account events are uploaded to. Secrets are one encrypted JSON blob.
@@ -188,4 +205,33 @@ dispatch_calls = Table(
     Column("tracking_id", String(100)),
     Column("worker", String(100)),
     Index("ix_dispatch_calls_destination_at", "destination_id", "at"),
+)
+
+# ---- the dashboard's state shared by every process ----
+
+# Signed-in dashboard sessions, by the SHA-256 of the id their signed cookie carries; sign-out sets `ended_at`.
+dashboard_sessions = Table(
+    "dashboard_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("ended_at", DateTime),
+)
+
+# Sign-in attempts per client address in the current window (a fixed window, counted before the password check).
+signin_limits = Table(
+    "signin_limits",
+    metadata,
+    Column("peer", String(100), primary_key=True),
+    Column("window_start", DateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+)
+
+# Connect Microsoft Advertising flows waiting for the browser to come back (PKCE verifier and card, encrypted).
+oauth_flows = Table(
+    "oauth_flows",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("sealed", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
 )

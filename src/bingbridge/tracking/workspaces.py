@@ -1,4 +1,13 @@
-"""Workspaces and their ingestion keys. Only a key's SHA-256 is stored; the key itself is shown once."""
+"""Workspaces and their keys. Only a key's SHA-256 is stored; the key itself is shown once.
+
+Two kinds of key, so that what sits in web pages cannot read anything:
+- `ingestion` (`bbk_...`): public, carried by the browser snippet; it may only post events.
+- `api` (`bbs_...`): secret, for servers and operators; it reads the dispatch log and health, lists and replays
+  dead letters (and may post events too).
+A workspace may hold several keys of each kind. Rotating a key issues a new one of the same kind and name and
+revokes the old one in the same transaction; a revoked key is refused from then on (see `web.app.KeyCache` for how
+soon each process notices).
+"""
 
 from __future__ import annotations
 
@@ -6,61 +15,189 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Literal
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bingbridge.errors import FieldProblem, ValidationError
-from bingbridge.store.schema import workspaces
+from bingbridge.store.schema import workspace_keys, workspaces
 
-KEY_PREFIX = "bbk_"
+KeyKind = Literal["ingestion", "api"]
+INGESTION: KeyKind = "ingestion"
+API: KeyKind = "api"
+KEY_PREFIXES: dict[KeyKind, str] = {INGESTION: "bbk_", API: "bbs_"}
+KEY_PREFIX = KEY_PREFIXES[INGESTION]
 
 
 @dataclass(frozen=True)
 class Workspace:
     id: int
     name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class WorkspaceKey:
+    """A key as listed: never the key itself, only its first characters."""
+
+    id: int
+    workspace_id: int
+    kind: KeyKind
+    name: str | None
     key_prefix: str
     created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class KeyHolder:
+    """Who a presented key belongs to, and what kind of key it is."""
+
+    workspace: Workspace
+    key_id: int
+    kind: KeyKind
 
 
 def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def _workspace(row: Row[Any]) -> Workspace:
+    return Workspace(row.id, row.name, row.created_at)
+
+
+def _key(row: Row[Any]) -> WorkspaceKey:
+    return WorkspaceKey(row.id, row.workspace_id, row.kind, row.name, row.key_prefix, row.created_at, row.revoked_at)
+
+
+def _new_key(kind: KeyKind) -> tuple[str, str]:
+    key = KEY_PREFIXES[kind] + secrets.token_urlsafe(32)
+    return key, key[:12]
+
+
+def _insert_key(conn: Connection, workspace_id: int, kind: KeyKind, name: str | None, now: datetime) -> tuple[int, str]:
+    key, prefix = _new_key(kind)
+    row = {"workspace_id": workspace_id, "kind": kind, "name": name, "key_hash": key_hash(key), "key_prefix": prefix}
+    key_id = conn.execute(insert(workspace_keys).values(**row, created_at=now)).inserted_primary_key[0]  # type: ignore[index]
+    return int(key_id), key
+
+
 def create_workspace(engine: Engine, name: str, *, now: datetime) -> tuple[Workspace, str]:
-    """Create a workspace; returns it with its ingestion key (not retrievable later)."""
+    """Create a workspace with one ingestion key; returns it with that key (not retrievable later)."""
     name = name.strip()
     if not name or len(name) > 100:
         raise ValidationError(
             [FieldProblem("name", "give a name of 1 to 100 characters")], operation="create workspace"
         )
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
-    prefix = key[:12]
-    row = {"name": name, "key_hash": key_hash(key), "key_prefix": prefix, "created_at": now}
     try:
         with engine.begin() as conn:
+            # The 0002 columns still need a unique value: a random one that is no key (see schema.workspaces).
+            filler, prefix = _new_key(INGESTION)
+            row = {"name": name, "key_hash": key_hash(filler), "key_prefix": prefix, "created_at": now}
             workspace_id = conn.execute(insert(workspaces).values(**row)).inserted_primary_key[0]  # type: ignore[index]
+            _, key = _insert_key(conn, workspace_id, INGESTION, INGESTION, now)
     except IntegrityError:
         raise ValidationError(
             [FieldProblem("name", f"a workspace named {name!r} already exists")], operation="create workspace"
         ) from None
-    return Workspace(workspace_id, name, prefix, now), key
+    return Workspace(workspace_id, name, now), key
+
+
+def create_key(
+    engine: Engine, workspace_id: int, kind: str, *, name: str | None = None, now: datetime
+) -> tuple[WorkspaceKey, str]:
+    """A new key of `kind` for the workspace; returns it with the key itself (shown once)."""
+    if kind not in KEY_PREFIXES:
+        raise ValidationError([FieldProblem("kind", f"must be ingestion or api, got {kind!r}")], operation="create key")
+    label = (name or "").strip() or None
+    if label is not None and len(label) > 100:
+        raise ValidationError([FieldProblem("name", "give a name of at most 100 characters")], operation="create key")
+    with engine.begin() as conn:
+        if conn.execute(select(workspaces.c.id).where(workspaces.c.id == workspace_id)).first() is None:
+            raise ValidationError(
+                [FieldProblem("workspace", f"no workspace with id {workspace_id}")], operation="create key"
+            )
+        key_id, key = _insert_key(conn, workspace_id, kind, label, now)
+        row = conn.execute(select(workspace_keys).where(workspace_keys.c.id == key_id)).one()
+    return _key(row), key
+
+
+def list_keys(engine: Engine, workspace_id: int | None = None, *, revoked: bool = False) -> list[WorkspaceKey]:
+    """Keys (active only unless `revoked`), by workspace then age."""
+    query = select(workspace_keys).order_by(workspace_keys.c.workspace_id, workspace_keys.c.id)
+    if workspace_id is not None:
+        query = query.where(workspace_keys.c.workspace_id == workspace_id)
+    if not revoked:
+        query = query.where(workspace_keys.c.revoked_at.is_(None))
+    with engine.connect() as conn:
+        return [_key(row) for row in conn.execute(query)]
+
+
+def get_key(engine: Engine, key_id: int) -> WorkspaceKey | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(workspace_keys).where(workspace_keys.c.id == key_id)).first()
+    return _key(row) if row else None
+
+
+def _revoke(conn: Connection, key_id: int, now: datetime, operation: str) -> WorkspaceKey:
+    k = workspace_keys.c
+    done = conn.execute(update(workspace_keys).where(k.id == key_id, k.revoked_at.is_(None)).values(revoked_at=now))
+    row = conn.execute(select(workspace_keys).where(k.id == key_id)).first()
+    if row is None:
+        raise ValidationError([FieldProblem("key", f"no key with id {key_id}")], operation=operation)
+    if done.rowcount != 1:
+        raise ValidationError([FieldProblem("key", f"key {key_id} is already revoked")], operation=operation)
+    return _key(row)
+
+
+def revoke_key(engine: Engine, key_id: int, *, now: datetime) -> WorkspaceKey:
+    """Refuse the key from now on (it stays listed, with its revocation time)."""
+    with engine.begin() as conn:
+        return _revoke(conn, key_id, now, "revoke key")
+
+
+def rotate_key(engine: Engine, key_id: int, *, now: datetime) -> tuple[WorkspaceKey, str]:
+    """Revoke the key and issue its replacement (same workspace, kind and name) in one transaction."""
+    with engine.begin() as conn:
+        old = _revoke(conn, key_id, now, "rotate key")
+        new_id, key = _insert_key(conn, old.workspace_id, old.kind, old.name, now)
+        row = conn.execute(select(workspace_keys).where(workspace_keys.c.id == new_id)).one()
+    return _key(row), key
+
+
+def key_holder(engine: Engine, key: str) -> KeyHolder | None:
+    """The workspace and kind of an active (not revoked) key, None for any other string."""
+    k = workspace_keys.c
+    query = (
+        select(workspaces, k.id.label("key_id"), k.kind)
+        .join(workspace_keys, k.workspace_id == workspaces.c.id)
+        .where(k.key_hash == key_hash(key), k.revoked_at.is_(None))
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return KeyHolder(_workspace(row), row.key_id, row.kind) if row else None
 
 
 def workspace_for_key(engine: Engine, key: str) -> Workspace | None:
-    with engine.connect() as conn:
-        row = conn.execute(select(workspaces).where(workspaces.c.key_hash == key_hash(key))).first()
-    return Workspace(row.id, row.name, row.key_prefix, row.created_at) if row else None
+    """The workspace of an active key of either kind."""
+    holder = key_holder(engine, key)
+    return holder.workspace if holder else None
 
 
 def workspace_named(engine: Engine, name: str) -> Workspace | None:
     with engine.connect() as conn:
         row = conn.execute(select(workspaces).where(workspaces.c.name == name)).first()
-    return Workspace(row.id, row.name, row.key_prefix, row.created_at) if row else None
+    return _workspace(row) if row else None
+
+
+def get_workspace(engine: Engine, workspace_id: int) -> Workspace | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(workspaces).where(workspaces.c.id == workspace_id)).first()
+    return _workspace(row) if row else None
 
 
 def list_workspaces(engine: Engine) -> list[Workspace]:
     with engine.connect() as conn:
         rows = conn.execute(select(workspaces).order_by(workspaces.c.id)).all()
-    return [Workspace(r.id, r.name, r.key_prefix, r.created_at) for r in rows]
+    return [_workspace(r) for r in rows]

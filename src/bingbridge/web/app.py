@@ -1,9 +1,11 @@
 """The tracking service's HTTP API (FastAPI): a thin face over `tracking.events`, `tracking.ingest`,
 `tracking.log_queries` and `tracking.health`.
 
-    POST /v1/events          one event or {"events": [...]}; Authorization: Bearer <ingestion key>
-    GET  /v1/dispatch-log    the key's workspace's dispatch log (status, event_name, since, until, limit, ...)
-    GET  /v1/health          Live / Degraded / Down per destination of the key's workspace
+    POST /v1/events                 one event or {"events": [...]}; Authorization: Bearer <ingestion or API key>
+    GET  /v1/dispatch-log           the key's workspace's dispatch log (status, event_name, since, until, ...)
+    GET  /v1/health                 Live / Degraded / Down per destination of the key's workspace
+    GET  /v1/dead-letters           the workspace's dead-lettered dispatches
+    POST /v1/dead-letters/replay    make them due again (all, one destination's, or some ids)
     GET  /sdk.js             the first-party browser snippet
     GET  /healthz            liveness: the process answers and the database too
     GET  /openapi.json       the OpenAPI description (/docs and /redoc are off: they load Swagger UI from a CDN)
@@ -14,11 +16,15 @@ Choices the issue leaves open:
   batch for one bad event would make senders drop good conversions or resend them all.
 - 400 for a body that is not JSON at all (bad UTF-8, bad JSON, NaN/Infinity, nesting too deep), 422 for JSON
   that breaks the contract, 413 for a body over `max_body_bytes` (1 MiB) or a batch over `max_batch` (1,000),
-  401 for a missing, malformed or unknown key, 503 when the database cannot be reached (retry later).
+  401 for a missing, malformed, unknown or revoked key, 403 for a public ingestion key on an endpoint that reads
+  or operates (those need a secret API key), 503 when the database cannot be reached (retry later).
 - Every 2xx of POST /v1/events comes after the transaction holding its events was committed (`ingest`).
 - The Content-Type is not checked: `navigator.sendBeacon` and no-preflight senders post JSON as text/plain.
-- CORS on /v1/ allows any origin without credentials: the snippet posts from the customer's site, and the
-  ingestion key is public by design (like any browser analytics key). Other paths get no CORS headers.
+- CORS on POST /v1/events allows any origin without credentials: the snippet posts from the customer's site, and
+  the ingestion key is public by design (like any browser analytics key). Every other path gets no CORS headers:
+  reads take a secret key, which belongs on servers, not in pages.
+- Behind a reverse proxy, BINGBRIDGE_TRUSTED_PROXIES (addresses or networks, comma-separated) makes the
+  X-Forwarded-For/-Proto of those peers count (client address, https); from any other peer they are ignored.
 - The app holds no global state: everything lives in the `create_app` closure and `app.state`.
 """
 
@@ -45,17 +51,19 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bingbridge.errors import ValidationError
 from bingbridge.settings import Settings
 from bingbridge.store.engine import create_engine_for, migrate, utcnow
 from bingbridge.tracking.destinations import list_destinations
+from bingbridge.tracking.dispatch_log import list_dead_letters, replay_dead_letters
 from bingbridge.tracking.events import BatchTooLarge, Event, EventBatch, parse_events
 from bingbridge.tracking.health import destination_health
 from bingbridge.tracking.ingest import GroupCommitter, IngestResult, ingest
 from bingbridge.tracking.log_queries import MAX_LIMIT, query_dispatch_log
-from bingbridge.tracking.workspaces import Workspace, key_hash, workspace_for_key
+from bingbridge.tracking.workspaces import API, INGESTION, KeyHolder, Workspace, key_hash, key_holder
 
 # 1 MiB holds a full batch of 1,000 typical events (about 400 bytes each) with room to spare.
 MAX_BODY_BYTES = 1 << 20
@@ -112,7 +120,24 @@ class RejectedAnswer(BaseModel):
     rejected: list[Problem] = []
 
 
+class ReplayRequest(BaseModel):
+    """Which dead letters to replay; nothing given means all of the workspace's."""
+
+    destination_id: int | None = None
+    ids: list[int] | None = None
+
+
 # ---- the pieces of a request ----
+
+
+def _destination_ids(engine: Engine, workspace: Workspace, only: int | None) -> list[int]:
+    """The workspace's destination ids (just `only` when given and it is the workspace's; 404 when it is not)."""
+    ids = [d.id for d in list_destinations(engine, workspace.id)]
+    if only is None:
+        return ids
+    if only not in ids:
+        raise HTTPException(404, f"destination {only} is not one of this workspace's")
+    return [only]
 
 
 def _no_json_constant(name: str) -> Any:
@@ -180,90 +205,131 @@ def _sdk_source() -> bytes:
 
 
 class ApiCors:
-    """CORS for the API only (`/v1/...`): any origin, no credentials. Pages mounted on the same app (the
-    dashboard) stay same-origin only."""
+    """CORS for the one endpoint browsers call from other sites, `POST /v1/events` (the snippet posts from the
+    customer's site with the public ingestion key): any origin, no credentials. The read endpoints, which take a
+    secret API key, and the dashboard answer same-origin only."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, paths: tuple[str, ...] = ("/v1/events",)) -> None:
         self.app = app
+        self.paths = paths
         self.cors = CORSMiddleware(
             app,
             allow_origins=["*"],
-            allow_methods=["GET", "POST"],
+            allow_methods=["POST"],
             allow_headers=["Authorization", "Content-Type"],
             max_age=86400,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and str(scope["path"]).startswith("/v1/"):
+        if scope["type"] == "http" and scope["path"] in self.paths:
             await self.cors(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+
+class StrictTransportSecurity:
+    """`Strict-Transport-Security` on every answer to an https request (behind a proxy, set
+    BINGBRIDGE_TRUSTED_PROXIES so its X-Forwarded-Proto counts): browsers then refuse plain http for a year."""
+
+    HEADER = (b"strict-transport-security", b"max-age=31536000")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("scheme") != "https":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_hsts(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), self.HEADER]
+            await send(message)
+
+        await self.app(scope, receive, send_with_hsts)
 
 
 # ---- authentication ----
 
 
 class KeyCache:
-    """Ingestion key -> workspace, remembered for `ttl` seconds per app: a lookup per request cost a third of the
-    request's CPU. Unknown keys are not remembered, so a workspace created a moment ago works at once. Keys are
-    held by their SHA-256, as in the database."""
+    """Ingestion key -> holder, remembered for `ttl` seconds per app: a lookup per request cost a third of the
+    request's CPU. So a revoked ingestion key is refused by every process within `ttl` seconds. API keys (secret,
+    and rare next to events) are looked up on every request, so their revocation holds at once. Unknown keys are
+    not remembered, so a key created a moment ago works at once. Keys are held by their SHA-256, as in the
+    database."""
 
-    def __init__(self, engine: Engine, *, ttl: float = 60.0, size: int = 1024) -> None:
+    def __init__(self, engine: Engine, *, ttl: float = 5.0, size: int = 1024) -> None:
         self.engine = engine
         self.ttl = ttl
         self.size = size
-        self._found: dict[str, tuple[Workspace, float]] = {}
+        self._found: dict[str, tuple[KeyHolder, float]] = {}
         self._lock = threading.Lock()
 
-    def remembered(self, key: str) -> Workspace | None:
-        """The workspace of `key` if it was looked up less than `ttl` seconds ago (no database access)."""
+    def remembered(self, key: str) -> KeyHolder | None:
+        """The holder of ingestion key `key` if it was looked up less than `ttl` seconds ago (no database access)."""
         with self._lock:
             hit = self._found.get(key_hash(key))
-        return hit[0] if hit is not None and hit[1] > time.monotonic() else None
+        return hit[0] if hit is not None and time.monotonic() - hit[1] < self.ttl else None
 
-    def lookup(self, key: str) -> Workspace | None:
-        """The workspace of `key`, from memory or else from the database (blocking)."""
-        workspace = self.remembered(key) or workspace_for_key(self.engine, key)
-        if workspace is not None:
+    def lookup(self, key: str) -> KeyHolder | None:
+        """The holder of `key`, from memory or else from the database (blocking)."""
+        holder = self.remembered(key) or key_holder(self.engine, key)
+        if holder is not None and holder.kind == INGESTION:
             with self._lock:
                 if len(self._found) >= self.size:
                     self._found.clear()
-                self._found.setdefault(key_hash(key), (workspace, time.monotonic() + self.ttl))
-        return workspace
+                self._found[key_hash(key)] = (holder, time.monotonic())
+        return holder
 
 
-_bearer = HTTPBearer(auto_error=False, description="The workspace's ingestion key (`bbk_...`).")
+_bearer = HTTPBearer(auto_error=False, description="An ingestion key (`bbk_...`) or a secret API key (`bbs_...`).")
 
 
-async def workspace_of(
+async def holder_of(
     request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
-) -> Workspace:
-    """The workspace whose ingestion key the request carries, or 401 naming what is wrong.
+) -> KeyHolder:
+    """The holder of the key the request carries, or 401 naming what is wrong.
 
     The header is read here rather than through HTTPBearer (which only declares the scheme in OpenAPI) so that a
     missing header, another scheme and an unknown key each get their own message.
     """
     header = request.headers.get("authorization")
     if not header:
-        raise HTTPException(
-            401, "missing Authorization header: send `Authorization: Bearer <ingestion key>`", headers=_BAD_KEY
-        )
+        raise HTTPException(401, "missing Authorization header: send `Authorization: Bearer <key>`", headers=_BAD_KEY)
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
-        raise HTTPException(401, "the Authorization header must be `Bearer <ingestion key>`", headers=_BAD_KEY)
+        raise HTTPException(401, "the Authorization header must be `Bearer <key>`", headers=_BAD_KEY)
     keys: KeyCache = request.app.state.keys
     # A remembered key costs no thread hop; only a miss reads the database, in a worker thread.
-    workspace = keys.remembered(key.strip()) or await run_in_threadpool(keys.lookup, key.strip())
-    if workspace is None:
+    holder = keys.remembered(key.strip()) or await run_in_threadpool(keys.lookup, key.strip())
+    if holder is None:
         raise HTTPException(
             401,
-            "unknown ingestion key: use the key `bingbridge workspaces create` printed for the workspace",
+            "unknown or revoked key: list the workspace's keys with `bingbridge keys list`",
             headers=_BAD_KEY,
         )
-    return workspace
+    return holder
 
 
-Authorized = Annotated[Workspace, Depends(workspace_of)]
+async def sender_of(holder: Annotated[KeyHolder, Depends(holder_of)]) -> Workspace:
+    """The workspace events are posted for: any active key of it will do."""
+    return holder.workspace
+
+
+async def reader_of(holder: Annotated[KeyHolder, Depends(holder_of)]) -> Workspace:
+    """The workspace a secret API key reads and operates; a public ingestion key gets 403."""
+    if holder.kind != API:
+        raise HTTPException(
+            403,
+            "this is a public ingestion key: it may only POST /v1/events. Read and operate with a secret API key "
+            "(`bingbridge keys create --workspace NAME --kind api`)",
+        )
+    return holder.workspace
+
+
+Sender = Annotated[Workspace, Depends(sender_of)]
+Reader = Annotated[Workspace, Depends(reader_of)]
 
 
 # ---- the app ----
@@ -328,6 +394,10 @@ def create_app(
     app.state.keys = KeyCache(db)
     app.state.settings = settings
     app.add_middleware(ApiCors)
+    app.add_middleware(StrictTransportSecurity)
+    if settings.trusted_proxies:
+        # Outermost, so the client address and scheme are the browser's for everything inside.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 
     def handle_events(body: bytes, workspace: Workspace) -> JSONResponse:
         """Decode, validate and store; runs in a worker thread (hashing and the commit block)."""
@@ -377,21 +447,21 @@ def create_app(
         responses={
             200: {"model": IngestAnswer, "description": "Stored (committed); invalid events listed in `rejected`"},
             400: {"model": ErrorAnswer, "description": "The body is not JSON"},
-            401: {"model": ErrorAnswer, "description": "Missing, malformed or unknown ingestion key"},
+            401: {"model": ErrorAnswer, "description": "Missing, malformed, unknown or revoked key"},
             413: {"model": ErrorAnswer, "description": "Body or batch too large"},
             422: {"model": RejectedAnswer, "description": "No valid event"},
             503: {"model": ErrorAnswer, "description": "Database unavailable: retry"},
         },
         tags=["ingestion"],
     )
-    async def post_events(request: Request, workspace: Authorized) -> Response:
+    async def post_events(request: Request, workspace: Sender) -> Response:
         """Store events for dispatch. A 200 means they are committed; the same `event_id` again is a duplicate."""
         body = await read_body(request, max_body_bytes)
         return await run_in_threadpool(handle_events, body, workspace)
 
     @app.get("/v1/dispatch-log", tags=["dispatch log"], summary="What happened to each event at each destination")
     def get_dispatch_log(
-        workspace: Authorized,
+        workspace: Reader,
         status: Annotated[list[str] | None, Query(description="Repeat or comma-separate: failed,blocked")] = None,
         event_name: Annotated[str | None, Query(max_length=100)] = None,
         event_id: Annotated[str | None, Query(max_length=200)] = None,
@@ -421,7 +491,7 @@ def create_app(
         }
 
     @app.get("/v1/health", tags=["dispatch log"], summary="Live, Degraded or Down per destination")
-    def get_health(workspace: Authorized) -> dict[str, Any]:
+    def get_health(workspace: Reader) -> dict[str, Any]:
         """Health of each destination of the key's workspace, by the rule of `bingbridge.tracking.health`."""
         now = clock()
         answer = []
@@ -435,6 +505,32 @@ def create_app(
                 | {"budget": budget}
             )
         return {"destinations": answer}
+
+    @app.get("/v1/dead-letters", tags=["dead letters"], summary="Dispatches that ran out of attempts")
+    def get_dead_letters(
+        workspace: Reader,
+        destination_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    ) -> dict[str, Any]:
+        """Dead letters of the key's workspace, oldest first."""
+        letters = [
+            asdict(letter)
+            for destination_id_ in _destination_ids(db, workspace, destination_id)
+            for letter in list_dead_letters(db, destination_id=destination_id_, limit=limit)
+        ]
+        letters.sort(key=lambda letter: letter["id"])
+        return {"dead_letters": [{k: _iso(v) for k, v in letter.items()} for letter in letters[:limit]]}
+
+    @app.post("/v1/dead-letters/replay", tags=["dead letters"], summary="Make dead letters due again")
+    def post_replay(workspace: Reader, replay: ReplayRequest | None = None) -> dict[str, int]:
+        """Dead letters of the key's workspace (all, one destination's, or the given dispatch ids) are retried by
+        the next worker pass."""
+        wanted = replay or ReplayRequest()
+        replayed = sum(
+            replay_dead_letters(db, destination_id=destination_id_, dispatch_ids=wanted.ids, now=clock())
+            for destination_id_ in _destination_ids(db, workspace, wanted.destination_id)
+        )
+        return {"replayed": replayed}
 
     @app.get("/sdk.js", tags=["browser"], summary="The first-party browser snippet", response_class=Response)
     def get_sdk(request: Request) -> Response:

@@ -7,6 +7,8 @@ A thin face over the library: every page calls `bingbridge.tracking`, `bingbridg
     GET  /login  POST /login  POST /logout                 sign-in (see `security`)
     GET  /                                                 workspaces, destinations, health badges
     POST /workspaces                                       create a workspace (its ingestion key is shown once)
+    GET  /workspaces/{id}/keys  POST /workspaces/{id}/keys  its keys; create one (shown once)
+    POST /keys/{id}/rotate  POST /keys/{id}/revoke         replace or revoke a key
     GET  /workspaces/{id}/destinations/new                 an empty "UET & Offline Conversions" card
     POST /workspaces/{id}/destinations[/connect]           Save / Connect Microsoft Advertising (new card)
     GET  /destinations/{id}  POST /destinations/{id}       the card; Save
@@ -42,7 +44,7 @@ from starlette.routing import Route
 from bingbridge.auth.oauth import LOGIN_HOST
 from bingbridge.settings import Settings
 from bingbridge.tracking.secrets import SecretBox
-from bingbridge.web.dashboard import connections, dispatch, goals, metrics, signin
+from bingbridge.web.dashboard import connections, dispatch, goals, keys, metrics, signin
 from bingbridge.web.dashboard.core import Dashboard, SecurityHeaders, SignInGate, security_headers
 from bingbridge.web.dashboard.rendering import make_environment
 from bingbridge.web.dashboard.security import (
@@ -89,6 +91,7 @@ def build_dashboard(
         _asset_route("dashboard.js"),
         *signin.routes(dash),
         *connections.routes(dash),
+        *keys.routes(dash),
         *dispatch.routes(dash),
         *goals.routes(dash),
         *metrics.routes(dash),

@@ -42,7 +42,7 @@ from bingbridge.tracking.destinations import (
     set_live,
 )
 from bingbridge.tracking.health import destination_health
-from bingbridge.tracking.workspaces import Workspace, create_workspace, list_workspaces
+from bingbridge.tracking.workspaces import Workspace, create_workspace, get_workspace, list_workspaces
 from bingbridge.web.dashboard.core import Ctx, Dashboard, Form, action, page
 from bingbridge.web.dashboard.flows import PendingFlow
 
@@ -184,7 +184,7 @@ def _stored_secrets(ctx: Ctx, destination: Destination | None) -> dict[str, str 
 
 
 def _workspace(ctx: Ctx, workspace_id: int) -> Workspace | None:
-    return next((w for w in list_workspaces(ctx.dash.engine) if w.id == workspace_id), None)
+    return get_workspace(ctx.dash.engine, workspace_id)
 
 
 def _card(

@@ -1,0 +1,89 @@
+"""A workspace's keys: list them, create an ingestion or API key, rotate or revoke one (see `tracking.workspaces`).
+
+A new key is shown once, on the page that answers the form, and never again (only its hash is kept)."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bingbridge.errors import ValidationError
+from bingbridge.tracking.workspaces import (
+    Workspace,
+    WorkspaceKey,
+    create_key,
+    get_key,
+    get_workspace,
+    list_keys,
+    revoke_key,
+    rotate_key,
+)
+from bingbridge.web.dashboard.core import Ctx, Dashboard, action, page
+
+
+def _keys_page(ctx: Ctx, workspace: Workspace, *, error: str | None = None, status: int = 200) -> Response:
+    keys = list_keys(ctx.dash.engine, workspace.id, revoked=True)
+    return ctx.render("keys.html", status, workspace=workspace, keys=keys, error=error)
+
+
+def _shown_once(ctx: Ctx, workspace: Workspace, created: WorkspaceKey, key: str, replaced: int | None) -> Response:
+    return ctx.render("key_created.html", 201, workspace=workspace, created=created, key=key, replaced=replaced)
+
+
+def keys_page(ctx: Ctx) -> Response:
+    workspace = get_workspace(ctx.dash.engine, ctx.path_int("workspace_id"))
+    if workspace is None:
+        return ctx.not_found("This workspace")
+    return _keys_page(ctx, workspace)
+
+
+def create_key_action(ctx: Ctx) -> Response:
+    workspace = get_workspace(ctx.dash.engine, ctx.path_int("workspace_id"))
+    if workspace is None:
+        return ctx.not_found("This workspace")
+    try:
+        created, key = create_key(
+            ctx.dash.engine, workspace.id, ctx.form.get("kind"), name=ctx.form.text("name"), now=ctx.dash.clock()
+        )
+    except ValidationError as exc:
+        return _keys_page(ctx, workspace, error="; ".join(p.message for p in exc.problems), status=422)
+    return _shown_once(ctx, workspace, created, key, None)
+
+
+def _key_of_workspace(ctx: Ctx) -> tuple[Workspace, WorkspaceKey] | None:
+    found = get_key(ctx.dash.engine, ctx.path_int("key_id"))
+    workspace = get_workspace(ctx.dash.engine, found.workspace_id) if found else None
+    return (workspace, found) if workspace and found else None
+
+
+def rotate_key_action(ctx: Ctx) -> Response:
+    found = _key_of_workspace(ctx)
+    if found is None:
+        return ctx.not_found("This key")
+    workspace, old = found
+    try:
+        created, key = rotate_key(ctx.dash.engine, old.id, now=ctx.dash.clock())
+    except ValidationError as exc:
+        return _keys_page(ctx, workspace, error="; ".join(p.message for p in exc.problems), status=409)
+    return _shown_once(ctx, workspace, created, key, old.id)
+
+
+def revoke_key_action(ctx: Ctx) -> Response:
+    found = _key_of_workspace(ctx)
+    if found is None:
+        return ctx.not_found("This key")
+    workspace, old = found
+    try:
+        revoke_key(ctx.dash.engine, old.id, now=ctx.dash.clock())
+    except ValidationError as exc:
+        return _keys_page(ctx, workspace, error="; ".join(p.message for p in exc.problems), status=409)
+    return ctx.redirect(f"/workspaces/{workspace.id}/keys", ("ok", f"Key {old.key_prefix}… revoked."))
+
+
+def routes(dash: Dashboard) -> list[Route]:
+    return [
+        page(dash, "/workspaces/{workspace_id:int}/keys", keys_page),
+        action(dash, "/workspaces/{workspace_id:int}/keys", create_key_action),
+        action(dash, "/keys/{key_id:int}/rotate", rotate_key_action),
+        action(dash, "/keys/{key_id:int}/revoke", revoke_key_action),
+    ]
