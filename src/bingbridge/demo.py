@@ -30,7 +30,7 @@ from bingbridge.settings import Secret, Settings
 from bingbridge.store import open_database, utcnow
 from bingbridge.tracking.destinations import DestinationInput, save_destination
 from bingbridge.tracking.secrets import SecretBox
-from bingbridge.tracking.workspaces import create_workspace
+from bingbridge.tracking.workspaces import create_key, create_workspace
 
 GET_USER_SOAP = '<GetUserRequest xmlns="https://bingads.microsoft.com/Customer/v13"/>'
 
@@ -214,7 +214,7 @@ def service_steps(
                 headers={"Authorization": f"Bearer {key}"},
             ).json()
             say(f"POST /v1/events: {len(answer['accepted'])} events stored, dispatch decisions {answer['dispatch']}")
-            _wait_until_dispatched(server.url, key)
+            _wait_until_dispatched(server.url, create_key(engine, workspace.id, "api", now=utcnow())[1])
             sent = len(httpx.get(f"{emulator.url}/_emulator/offline-conversions").json())
             say(f"dispatch worker: the emulator now holds {sent} conversions (upload + tracked events)")
             result = run_import(client, engine, ImportOptions(days=90, trigger="demo"))
@@ -232,8 +232,9 @@ def _wait_until_dispatched(url: str, key: str, timeout: float = 60) -> None:
     while time.monotonic() < deadline:
         pending = httpx.get(
             f"{url}/v1/dispatch-log", params={"status": "pending"}, headers={"Authorization": f"Bearer {key}"}
-        ).json()
-        if not pending.get("rows"):
+        )
+        pending.raise_for_status()
+        if not pending.json()["rows"]:
             return
         time.sleep(0.3)
     raise TimeoutError("events were still pending after a minute")
