@@ -35,7 +35,9 @@ def serve_in_thread(
 ) -> BackgroundServer:
     """Start serving `app` on `port` (0: a free one); returns once it accepts connections."""
     port = port or free_port(host)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan=lifespan))
+    # proxy_headers off: uvicorn would otherwise believe X-Forwarded-* from loopback (the app decides, see web.app).
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan=lifespan, proxy_headers=False)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"bingbridge-server-{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

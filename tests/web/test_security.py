@@ -8,6 +8,7 @@ import io
 import json
 import re
 import stat
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from starlette.routing import Mount, Route
 from bingbridge.settings import Settings
 from bingbridge.store.schema import workspaces
 from bingbridge.web.dashboard.core import PUBLIC_PATHS
-from bingbridge.web.dashboard.security import AdminPassword, LoginLimiter, admin_file
+from bingbridge.web.dashboard.security import AdminPassword, SignInLimiter, admin_file
 from tests.web.conftest import (
     PASSWORD,
     DashboardWorld,
@@ -128,8 +129,8 @@ def test_sign_in_refuses_a_wrong_password(world: DashboardWorld) -> None:
 
 
 def test_wrong_passwords_are_rate_limited(world: DashboardWorld) -> None:
-    now = [1000.0]
-    world.dash.limiter = LoginLimiter(max_failures=5, window_seconds=900, clock=lambda: now[0])
+    now = [datetime(2026, 3, 1, 12, 0)]
+    world.dash.limiter = SignInLimiter(world.engine, max_attempts=5, window_seconds=900, clock=lambda: now[0])
     token = csrf_of(world.client.get("/login").text)
     for _ in range(5):
         assert world.client.post("/login", data={"csrf_token": token, "password": "guess"}).status_code == 401
@@ -137,9 +138,25 @@ def test_wrong_passwords_are_rate_limited(world: DashboardWorld) -> None:
     assert blocked.status_code == 429
     assert blocked.headers["retry-after"] == "900"
     assert "Too many wrong passwords" in blocked.text
-    now[0] += 901
+    now[0] += timedelta(seconds=901)
     allowed = world.client.post("/login", data={"csrf_token": token, "password": PASSWORD}, follow_redirects=False)
     assert allowed.status_code == 303
+
+
+def test_the_right_password_clears_the_count(world: DashboardWorld) -> None:
+    token = csrf_of(world.client.get("/login").text)
+    for _ in range(4):
+        assert world.client.post("/login", data={"csrf_token": token, "password": "guess"}).status_code == 401
+    token = sign_in(world.client)
+    for _ in range(4):
+        assert world.client.post("/login", data={"csrf_token": token, "password": "guess"}).status_code == 401
+
+
+def test_failures_of_one_address_do_not_lock_out_another(world: DashboardWorld) -> None:
+    limiter = SignInLimiter(world.engine, max_attempts=2)
+    assert limiter.reserve("203.0.113.9") is None and limiter.reserve("203.0.113.9") is None
+    assert limiter.reserve("203.0.113.9") is not None
+    assert limiter.reserve("198.51.100.1") is None
 
 
 def test_sign_in_never_redirects_off_site(world: DashboardWorld) -> None:
@@ -172,7 +189,7 @@ def test_session_cookie_is_secure_over_https(tmp_path: Path) -> None:
 def test_the_session_cookie_holds_no_secret(signed_in: DashboardWorld) -> None:
     cookie = signed_in.client.cookies["bingbridge_session"]
     payload = json.loads(base64.b64decode(cookie.split(".")[0]))
-    assert set(payload) <= {"admin", "login_at", "csrf", "flash"}
+    assert set(payload) <= {"sid", "admin", "login_at", "csrf", "flash"}
     assert PASSWORD not in json.dumps(payload)
 
 
@@ -180,6 +197,41 @@ def test_sign_out_ends_the_session(signed_in: DashboardWorld) -> None:
     answer = signed_in.post("/logout")
     assert answer.headers["location"] == "/login"
     assert signed_in.client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_a_cookie_copied_before_sign_out_is_refused_after_it(signed_in: DashboardWorld) -> None:
+    copied = signed_in.client.cookies["bingbridge_session"]
+    token = csrf_of(signed_in.client.get("/").text)
+    assert signed_in.post("/logout").status_code == 303
+    with TestClient(signed_in.app) as thief:
+        thief.cookies.set("bingbridge_session", copied)
+        assert thief.get("/", follow_redirects=False).status_code == 303
+        assert thief.get("/api/imports/current").status_code == 401
+        form = thief.post("/workspaces", data={"csrf_token": token, "name": "Evil"}, follow_redirects=False)
+        assert form.status_code == 401
+    with signed_in.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(workspaces)).scalar_one() == 0
+
+
+def test_sign_out_all_sessions_ends_every_session(world: DashboardWorld) -> None:
+    with TestClient(world.app) as laptop, TestClient(world.app) as phone:
+        sign_in(laptop)
+        sign_in(phone)
+        token = csrf_of(phone.get("/").text)
+        answer = phone.post("/logout/all", data={"csrf_token": token}, follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"] == "/login"
+        assert "2 sessions ended" in phone.get("/login").text
+        assert laptop.get("/", follow_redirects=False).status_code == 303
+        assert phone.get("/", follow_redirects=False).status_code == 303
+        sign_in(laptop)
+        assert laptop.get("/", follow_redirects=False).status_code == 200
+
+
+def test_hsts_on_https_only(tmp_path: Path, world: DashboardWorld) -> None:
+    assert "strict-transport-security" not in world.client.get("/login").headers
+    for https in open_dashboard(dashboard_settings(tmp_path / "https"), base_url="https://testserver"):
+        for path in ("/login", "/healthz"):
+            assert https.client.get(path).headers["strict-transport-security"] == "max-age=31536000"
 
 
 def test_a_new_password_ends_existing_sessions(signed_in: DashboardWorld) -> None:

@@ -4,7 +4,7 @@ Server-rendered HTML (Jinja2 templates in `bingbridge/web/templates`), our own s
 (`bingbridge/web/static/dashboard.css|.js`), charts drawn on the server as SVG (`bingbridge.metrics.charts`).
 A thin face over the library: every page calls `bingbridge.tracking`, `bingbridge.metrics` or `bingbridge.store`.
 
-    GET  /login  POST /login  POST /logout                 sign-in (see `security`)
+    GET  /login  POST /login  POST /logout  POST /logout/all   sign-in; sign out here or everywhere (`security`)
     GET  /                                                 workspaces, destinations, health badges
     POST /workspaces                                       create a workspace (its ingestion key is shown once)
     GET  /workspaces/{id}/keys  POST /workspaces/{id}/keys  its keys; create one (shown once)

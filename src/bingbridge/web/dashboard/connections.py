@@ -5,14 +5,14 @@ Choices:
 - Secrets are never put back into a page, not even after a failed Save: the form then asks for them again.
   On an existing destination an empty secret field keeps the stored value.
 - Connect runs the authorization-code flow with PKCE; what waits for Microsoft to send the browser back is kept
-  server-side (`flows`). The redirect URI is this dashboard's `/oauth/callback`: register it in the Azure app.
+  server-side, in the database (`flows`), so any process may finish it. The redirect URI is this dashboard's
+  `/oauth/callback`: register it in the Azure app.
 - The Live switch does not insist on a passed test (the seed's order is advice); switching on after a failed or
   missing test says so.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, replace
 
 import httpx
@@ -339,12 +339,9 @@ def _connect(ctx: Ctx, workspace: Workspace, destination: Destination | None) ->
     problems += [p for p in data.problems() if p.field not in ("refresh_token", "access_token")]
     if problems:
         return _card(ctx, workspace, destination, form=ctx.form, problems=problems, status=422)
-    oauth_settings = _oauth_settings(ctx, data)
     redirect_uri = str(ctx.request.base_url).rstrip("/") + "/oauth/callback"
-    auth = start_authorization(oauth_settings, redirect_uri)
-    flow = PendingFlow(
-        auth, data, workspace.id, destination.id if destination else None, oauth_settings, time.monotonic()
-    )
+    auth = start_authorization(_oauth_settings(ctx, data), redirect_uri)
+    flow = PendingFlow(auth, data, workspace.id, destination.id if destination else None)
     ctx.session["oauth_flow"] = ctx.dash.flows.put(flow)
     return RedirectResponse(auth.url, status_code=303)
 
@@ -380,7 +377,7 @@ def oauth_callback(ctx: Ctx) -> Response:
         return ctx.not_found("The destination being connected")
     try:
         code = code_from_redirect(flow.auth, str(ctx.request.url))
-        settings = flow.oauth_settings
+        settings = _oauth_settings(ctx, flow.data)
         answer = ctx.dash.http.post(
             Endpoints.for_settings(settings).token, data=code_grant_form(settings, flow.auth, code)
         )

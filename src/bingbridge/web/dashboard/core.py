@@ -36,7 +36,8 @@ from bingbridge.web.dashboard.security import (
     CSRF_HEADER,
     SESSION_MAX_SECONDS,
     AdminPassword,
-    LoginLimiter,
+    SessionRecords,
+    SignInLimiter,
     cross_site_reason,
     new_token,
     tokens_match,
@@ -62,24 +63,30 @@ class Dashboard:
     password: AdminPassword
     session_key: bytes
     templates: jinja2.Environment
-    limiter: LoginLimiter = field(default_factory=LoginLimiter)
     clock: Callable[[], datetime] = utcnow
-    flows: PendingFlows = field(default_factory=PendingFlows)
+    limiter: SignInLimiter = field(init=False)
+    sessions: SessionRecords = field(init=False)
+    flows: PendingFlows = field(init=False)
     imports: ImportRunner = field(init=False)
 
     def __post_init__(self) -> None:
+        self.limiter = SignInLimiter(self.engine, clock=self.clock)
+        self.sessions = SessionRecords(self.engine, self.clock)
+        self.flows = PendingFlows(self.engine, self.box, self.clock)
         self.imports = ImportRunner(self.settings, self.engine, self.http, self.clock)
 
     def password_fingerprint(self) -> str:
         return self.password.fingerprint(self.session_key)
 
     def signed_in(self, session: Mapping[str, Any]) -> bool:
-        """A session signed in with the current password, no older than SESSION_MAX_SECONDS."""
+        """A session signed in with the current password, no older than SESSION_MAX_SECONDS, whose record is not
+        ended (blocking: it reads the database)."""
         login_at = session.get("login_at")
         return (
             isinstance(login_at, int | float)
             and time.time() - login_at < SESSION_MAX_SECONDS
             and tokens_match(session.get("admin"), self.password_fingerprint())
+            and self.sessions.active(session.get("sid"))
         )
 
 
@@ -211,7 +218,7 @@ class SignInGate:
         response: Response
         if path.startswith(API_PREFIXES):
             response = _json_404()
-        elif path in PUBLIC_PATHS or self.dash.signed_in(scope["session"]):
+        elif path in PUBLIC_PATHS or await run_in_threadpool(self.dash.signed_in, scope["session"]):
             await self.app(scope, receive, send)
             return
         elif scope["method"] in ("GET", "HEAD") and not path.startswith("/api/"):

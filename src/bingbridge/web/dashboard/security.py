@@ -6,17 +6,22 @@
   and restart to get a new one.
 - **Sessions** are Starlette's signed cookies (itsdangerous): HttpOnly, SameSite=Lax, `Secure` whenever the request
   came over https (`SecureCookieOnHttps`, since SessionMiddleware only knows a fixed flag), signed with a key
-  derived from the secret key (`SecretBox.derive`). A session stays valid for 8 hours without use and 24 hours at
+  derived from the secret key (`SecretBox.derive`), and backed by a record in the database (`SessionRecords`):
+  signing out ends the record, so a copy of the cookie taken before is refused afterwards, by every process;
+  "Sign out all sessions" ends every record. A session stays valid for 8 hours without use and 24 hours at
   most, and only while the password is unchanged: it holds a fingerprint of the password, so changing it signs
-  everybody out. The cookie is signed, not encrypted, so it holds no secret: the sign-in marker and time, the
-  CSRF token, the id of a pending Connect flow and one-time messages.
+  everybody out. The cookie is signed, not encrypted, so it holds no secret: the session id, the sign-in marker
+  and time, the CSRF token, the id of a pending Connect flow and one-time messages.
 - **Cross-site requests.** Every POST needs the session's CSRF token (form field `csrf_token` or header
   `X-CSRF-Token`, compared in constant time); a request whose `Origin` is not this site, or whose
   `Sec-Fetch-Site` says cross-site, is refused before the token is even looked at.
-- **Wrong passwords** are rate-limited per client address: after 5 failures within 15 minutes, that address may
-  not try again until the oldest of them is 15 minutes old. Behind a reverse proxy, run uvicorn with
-  `--proxy-headers` (and `--forwarded-allow-ips`) so the address and the scheme are the browser's, not the
-  proxy's. The count lives in the process's memory: a restart forgets it.
+- **Sign-in attempts** are limited per client address, in the database (`SignInLimiter`): at most 5 passwords are
+  checked per address in a 15-minute window that starts with its first attempt, however many requests arrive
+  in parallel and however many processes serve them. A right password clears its address's count. The address
+  is the connection's peer; X-Forwarded-For counts only from a proxy listed in BINGBRIDGE_TRUSTED_PROXIES (set it
+  behind a reverse proxy, or every browser shares the proxy's count). Other addresses are never locked out by
+  someone else's failures; the owner's own address waits at most until its window ends.
+- **HSTS**: every answer to an https request carries `Strict-Transport-Security` (`web.app`).
 """
 
 from __future__ import annotations
@@ -28,18 +33,20 @@ import json
 import os
 import secrets
 import sys
-import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from sqlalchemy import Connection, Engine, Table, case, delete, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bingbridge.errors import ConfigurationError
 from bingbridge.settings import Settings
+from bingbridge.store.engine import utcnow
+from bingbridge.store.schema import dashboard_sessions, signin_limits
 
 SESSION_COOKIE = "bingbridge_session"
 SESSION_IDLE_SECONDS = 8 * 3600
@@ -140,42 +147,117 @@ def _write_new(path: Path, record: dict[str, Any]) -> bool:
     return True
 
 
-@dataclass
-class LoginLimiter:
-    """Counts wrong passwords per client address in a sliding window."""
+def client_address(scope: Scope) -> str:
+    """The address sign-ins are counted by: the connection's peer, or the browser's as told by a proxy listed in
+    BINGBRIDGE_TRUSTED_PROXIES (the app's ProxyHeadersMiddleware has then put it in the scope already)."""
+    client = scope.get("client")
+    return str(client[0])[:100] if client else "unknown"
 
-    max_failures: int = 5
-    window_seconds: float = 15 * 60
-    clock: Callable[[], float] = time.monotonic
 
-    def __post_init__(self) -> None:
-        self._failures: dict[str, deque[float]] = {}
+class SignInLimiter:
+    """Sign-in attempts per client address, counted in the database *before* the password is checked, so that
+    parallel requests and several processes share one count: at most `max_attempts` passwords are checked per
+    address per window. A right password clears its address's count; another address is never affected, so an
+    attacker elsewhere cannot lock the owner out, and one on the owner's own address only until the window ends.
+    The window is fixed: it starts at an address's first attempt and lasts `window_seconds`."""
 
-    def _recent(self, client: str) -> deque[float]:
-        failures = self._failures.get(client, deque())
-        cutoff = self.clock() - self.window_seconds
-        while failures and failures[0] <= cutoff:
-            failures.popleft()
-        if failures:
-            self._failures[client] = failures
-        else:
-            self._failures.pop(client, None)
-        return failures
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_attempts: int = 5,
+        window_seconds: float = 15 * 60,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.engine = engine
+        self.max_attempts = max_attempts
+        self.window = timedelta(seconds=window_seconds)
+        self.clock = clock
 
-    def retry_after(self, client: str) -> float | None:
-        """Seconds until `client` may try again, None when it may now."""
-        failures = self._recent(client)
-        if len(failures) < self.max_failures:
-            return None
-        return max(1.0, failures[0] + self.window_seconds - self.clock())
+    def reserve(self, peer: str) -> float | None:
+        """Count one attempt of `peer`: None when its password may be checked now, else the seconds to wait."""
+        now = self.clock()
+        t = signin_limits.c
+        expired = t.window_start <= now - self.window
+        with self.engine.begin() as conn:
+            conn.execute(_insert_new(conn, signin_limits, {"peer": peer, "window_start": now, "attempts": 0}))
+            # One UPDATE decides: the row lock (PostgreSQL) or the single writer (SQLite) serialises parallel tries.
+            counted = conn.execute(
+                update(signin_limits)
+                .where(t.peer == peer, or_(t.attempts < self.max_attempts, expired))
+                .values(
+                    attempts=case((expired, 1), else_=t.attempts + 1),
+                    window_start=case((expired, now), else_=t.window_start),
+                )
+            )
+            if counted.rowcount == 1:
+                return None
+            start: datetime = conn.execute(select(t.window_start).where(t.peer == peer)).scalar_one()
+        return max(1.0, (start + self.window - now).total_seconds())
 
-    def failed(self, client: str) -> None:
-        failures = self._recent(client)
-        failures.append(self.clock())
-        self._failures[client] = failures
+    def succeeded(self, peer: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(signin_limits).where(signin_limits.c.peer == peer))
 
-    def succeeded(self, client: str) -> None:
-        self._failures.pop(client, None)
+
+def _insert_new(conn: Connection, table: Table, row: dict[str, Any]) -> Any:
+    """INSERT that does nothing when the primary key exists (both dialects spell it ON CONFLICT DO NOTHING)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).values(**row).on_conflict_do_nothing()
+
+
+class SessionRecords:
+    """Signed-in sessions kept server-side: the signed cookie carries a random session id, and the session is
+    valid only while its record (by the id's SHA-256) is neither ended nor older than SESSION_MAX_SECONDS. So
+    signing out ends a session for every copy of its cookie, and "sign out all sessions" ends them all."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] = utcnow) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    @staticmethod
+    def _hash(session_id: str) -> str:
+        return hashlib.sha256(session_id.encode()).hexdigest()
+
+    def start(self) -> str:
+        """A new session's id (for the cookie); records older than the longest session are cleared out."""
+        session_id = secrets.token_urlsafe(32)
+        now = self.clock()
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(dashboard_sessions).where(
+                    dashboard_sessions.c.created_at < now - timedelta(seconds=SESSION_MAX_SECONDS)
+                )
+            )
+            conn.execute(insert(dashboard_sessions).values(id_hash=self._hash(session_id), created_at=now))
+        return session_id
+
+    def active(self, session_id: object) -> bool:
+        if not isinstance(session_id, str):
+            return False
+        s = dashboard_sessions.c
+        oldest = self.clock() - timedelta(seconds=SESSION_MAX_SECONDS)
+        query = select(s.id_hash).where(
+            s.id_hash == self._hash(session_id), s.ended_at.is_(None), s.created_at > oldest
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
+    def end(self, session_id: object) -> None:
+        if isinstance(session_id, str):
+            self._end(dashboard_sessions.c.id_hash == self._hash(session_id))
+
+    def end_all(self) -> int:
+        """End every session; returns how many were active."""
+        return self._end(dashboard_sessions.c.ended_at.is_(None))
+
+    def _end(self, which: Any) -> int:
+        s = dashboard_sessions.c
+        with self.engine.begin() as conn:
+            ended = conn.execute(
+                update(dashboard_sessions).where(which, s.ended_at.is_(None)).values(ended_at=self.clock())
+            )
+        return int(ended.rowcount)
 
 
 def new_token() -> str:

@@ -9,12 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bingbridge.web.dashboard.core import Ctx, Dashboard, action, page, safe_next
-from bingbridge.web.dashboard.security import new_token
-
-
-def _client(ctx: Ctx) -> str:
-    client = ctx.request.client
-    return client.host if client else "unknown"
+from bingbridge.web.dashboard.security import client_address, new_token
 
 
 def login_page(ctx: Ctx) -> Response:
@@ -26,10 +21,10 @@ def login_page(ctx: Ctx) -> Response:
 
 
 def login(ctx: Ctx) -> Response:
-    """Check the password; on success start a fresh session (new CSRF token), else count the failure."""
+    """Count the attempt, then check the password; on success start a fresh session (new id and CSRF token)."""
     target = safe_next(ctx.form.get("next", "/"))
-    client = _client(ctx)
-    wait = ctx.dash.limiter.retry_after(client)
+    client = client_address(ctx.request.scope)
+    wait = ctx.dash.limiter.reserve(client)
     if wait is not None:
         minutes = math.ceil(wait / 60)
         error = f"Too many wrong passwords from this address. Try again in {minutes} minute{'s' * (minutes != 1)}."
@@ -37,19 +32,38 @@ def login(ctx: Ctx) -> Response:
         response.headers["retry-after"] = str(math.ceil(wait))
         return response
     if not ctx.dash.password.verify(ctx.form.get("password")):
-        ctx.dash.limiter.failed(client)
         return ctx.render("login.html", 401, next=target, error="Wrong password.")
     ctx.dash.limiter.succeeded(client)
+    ctx.dash.sessions.end(ctx.session.get("sid"))
     ctx.session.clear()
-    ctx.session.update(admin=ctx.dash.password_fingerprint(), login_at=int(time.time()), csrf=new_token())
+    ctx.session.update(
+        sid=ctx.dash.sessions.start(),
+        admin=ctx.dash.password_fingerprint(),
+        login_at=int(time.time()),
+        csrf=new_token(),
+    )
     return ctx.redirect(target)
 
 
 def logout(ctx: Ctx) -> Response:
+    """End this session everywhere: its record, so a copy of the cookie is refused too."""
+    ctx.dash.sessions.end(ctx.session.get("sid"))
     ctx.session.clear()
     return ctx.redirect("/login", ("ok", "Signed out."))
 
 
+def logout_all(ctx: Ctx) -> Response:
+    """End every session of the dashboard, this one included (e.g. after signing in on a shared computer)."""
+    ended = ctx.dash.sessions.end_all()
+    ctx.session.clear()
+    return ctx.redirect("/login", ("ok", f"Signed out everywhere ({ended} session{'s' * (ended != 1)} ended)."))
+
+
 def routes(dash: Dashboard) -> list[Route]:
-    """GET/POST /login are public (the gate lets /login through); POST /logout needs a session."""
-    return [page(dash, "/login", login_page), action(dash, "/login", login), action(dash, "/logout", logout)]
+    """GET/POST /login are public (the gate lets /login through); POST /logout[/all] needs a session."""
+    return [
+        page(dash, "/login", login_page),
+        action(dash, "/login", login),
+        action(dash, "/logout", logout),
+        action(dash, "/logout/all", logout_all),
+    ]
