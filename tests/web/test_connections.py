@@ -4,6 +4,7 @@ health, and Connect Microsoft Advertising through the emulator's OAuth endpoints
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -14,7 +15,14 @@ from bingbridge.store.engine import utcnow
 from bingbridge.store.schema import dispatch_calls
 from bingbridge.tracking.destinations import get_destination, set_live
 from bingbridge.tracking.workspaces import key_holder, list_keys, list_workspaces, workspace_for_key
-from tests.web.conftest import DashboardWorld, emulator_account, emulator_destination
+from tests.web.conftest import (
+    DashboardWorld,
+    dashboard_settings,
+    emulator_account,
+    emulator_destination,
+    open_dashboard,
+    sign_in,
+)
 
 SECRETS = {
     "developer_token": "DEVTOKEN-s3cr3t-1111",
@@ -319,3 +327,26 @@ def test_keys_are_created_rotated_and_revoked_from_the_dashboard(signed_in: Dash
     assert signed_in.post(f"/keys/{ingestion_key.id}/revoke").status_code == 409
     assert signed_in.post("/keys/999/revoke").status_code == 404
     assert signed_in.post(f"/workspaces/{workspace.id}/keys", {"kind": "admin"}).status_code == 422
+
+
+# ---- a changed secret key ----
+
+
+def test_a_changed_secret_key_is_explained_on_the_card_not_a_500(tmp_path: Path, signed_in: DashboardWorld) -> None:
+    create_workspace(signed_in)
+    assert signed_in.post("/workspaces/1/destinations", card()).status_code == 303
+    changed = dashboard_settings(tmp_path / "changed", database_url=signed_in.settings.database_url)
+    for other in open_dashboard(changed):
+        sign_in(other.client)
+        page = other.client.get("/destinations/1")
+        assert page.status_code == 200
+        assert "encrypted with another secret key" in page.text and "press Save" in page.text
+        tested = other.post("/destinations/1/test")
+        assert tested.status_code == 303
+        assert "the secrets cannot be read" in other.client.get(tested.headers["location"]).text
+        goals = other.client.get("/destinations/1/goals")
+        assert goals.status_code == 200 and "encrypted with another secret key" in goals.text
+        assert other.post("/destinations/1", card(name="Re-entered")).status_code == 303  # sealed anew
+        again = other.client.get("/destinations/1")
+        assert "encrypted with another secret key" not in again.text
+        assert other.dash.box.open(get_destination(other.engine, 1).sealed)["refresh_token"] == SECRETS["refresh_token"]  # type: ignore[union-attr]

@@ -14,6 +14,21 @@ from bingbridge.errors import ConfigurationError
 from bingbridge.settings import Settings
 
 
+class SecretKeyChanged(ConfigurationError):
+    """Stored secrets were sealed under another secret key than the one configured now."""
+
+    hint = (
+        "Restore the secret key they were saved with (BINGBRIDGE_SECRET_KEY, or the key file), or enter the "
+        "destination's secrets again on its card in the dashboard and press Save."
+    )
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the stored destination secrets cannot be decrypted: they were encrypted with another secret key "
+            "(BINGBRIDGE_SECRET_KEY or the key file changed since they were saved)"
+        )
+
+
 class SecretBox:
     """Seals and opens a dict of secrets; the key comes from BINGBRIDGE_SECRET_KEY or the key file."""
 
@@ -44,11 +59,7 @@ class SecretBox:
         try:
             return dict(json.loads(self._fernet.decrypt(sealed.encode())))
         except InvalidToken:
-            raise ConfigurationError(
-                "destination secrets cannot be decrypted with this key: was the key file or "
-                "BINGBRIDGE_SECRET_KEY changed?",
-                env_var="BINGBRIDGE_SECRET_KEY",
-            ) from None
+            raise SecretKeyChanged from None
 
 
 def _key_from_file(path: Path) -> bytes:

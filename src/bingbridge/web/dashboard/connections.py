@@ -42,6 +42,7 @@ from bingbridge.tracking.destinations import (
     set_live,
 )
 from bingbridge.tracking.health import destination_health
+from bingbridge.tracking.secrets import SecretKeyChanged
 from bingbridge.tracking.workspaces import Workspace, create_workspace, get_workspace, list_workspaces
 from bingbridge.web.dashboard.core import Ctx, Dashboard, Form, action, page
 from bingbridge.web.dashboard.flows import PendingFlow
@@ -180,7 +181,22 @@ def _values(form: Form | None, destination: Destination | None) -> dict[str, str
 
 
 def _stored_secrets(ctx: Ctx, destination: Destination | None) -> dict[str, str | None]:
-    return ctx.dash.box.open(destination.sealed) if destination is not None else {}
+    """The destination's secrets; none when they cannot be decrypted (the card then says why and asks for them:
+    saving them again seals them under the current key)."""
+    try:
+        return ctx.dash.box.open(destination.sealed) if destination is not None else {}
+    except SecretKeyChanged:
+        return {}
+
+
+def _key_problem(ctx: Ctx, destination: Destination | None) -> str | None:
+    """Why the stored secrets cannot be read, or None."""
+    try:
+        if destination is not None:
+            ctx.dash.box.open(destination.sealed)
+    except SecretKeyChanged as exc:
+        return f"{str(exc)[0].upper()}{str(exc)[1:]}. {exc.hint}"
+    return None
 
 
 def _workspace(ctx: Ctx, workspace_id: int) -> Workspace | None:
@@ -214,6 +230,7 @@ def _card(
         health=health,
         last_test=destination.last_test if destination else None,
         oauth_error=oauth_error,
+        key_problem=_key_problem(ctx, destination),
     )
 
 
@@ -296,6 +313,8 @@ def test_destination(ctx: Ctx) -> Response:
     if found is None:
         return ctx.not_found("This destination")
     _, destination = found
+    if _key_problem(ctx, destination):
+        return ctx.redirect(f"/destinations/{destination.id}", ("error", "Test not run: the secrets cannot be read."))
     report = check_destination(ctx.dash.engine, ctx.dash.box, destination, ctx.dash.settings, http=ctx.dash.http)
     total = (report.token_ms or 0) + (report.api_ms or 0)
     if report.ok:

@@ -1,4 +1,4 @@
-"""`bingbridge keys`: create, list, rotate and revoke a workspace's keys from the command line."""
+"""Tracking commands: `bingbridge keys` (create, list, rotate, revoke) and a changed secret key explained."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from cryptography.fernet import Fernet
 
 from bingbridge.cli import cli
 from bingbridge.store import open_database
@@ -20,6 +21,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def run(env: dict[str, str], *args: str, code: int = 0) -> Any:
+    """The command's --json answer (exit 0), or its whole output for any other expected exit code."""
     result = CliRunner().invoke(cli, [*args, "--json"], env=env)
     assert result.exit_code == code, result.output
     return json.loads(result.stdout) if code == 0 else result.output
@@ -61,3 +63,15 @@ def test_revoking_twice_or_an_unknown_key_is_exit_2(env: dict[str, str]) -> None
     assert "already revoked" in run(env, "keys", "revoke", str(key["id"]), code=2)
     assert "no key with id 99" in run(env, "keys", "rotate", "99", code=2)
     assert "no workspace named" in run(env, "keys", "create", "--workspace", "Nope", code=2)
+
+
+def test_a_changed_secret_key_is_explained_not_a_traceback(env: dict[str, str]) -> None:
+    run(env, "workspaces", "create", "Web shop")
+    first = {**env, "BINGBRIDGE_SECRET_KEY": Fernet.generate_key().decode()}
+    card = ["--customer-id", "1", "--account-id", "2", "--developer-token", "T", "--client-id", "C"]
+    card += ["--client-secret", "S", "--refresh-token", "R"]
+    destination = run(first, "destinations", "add", "--workspace", "Web shop", *card)
+    changed = {**env, "BINGBRIDGE_SECRET_KEY": Fernet.generate_key().decode()}
+    output = run(changed, "destinations", "test", str(destination["id"]), code=2)
+    assert "encrypted with another secret key" in output and "Restore the secret key" in output
+    assert "Traceback" not in output
