@@ -305,3 +305,32 @@ def test_the_whole_journey_in_a_browser(service: Service, page: Any) -> None:
     shot(page, "09-metrics")
     page.locator("#figure-spend").screenshot(path=str(SCREENSHOTS / "09-metrics-spend-chart.png"))
     shot(page, "09-metrics", phone=True)
+
+    # Keys: the ingestion key cannot read; an API key made on the Keys page can, until it is rotated.
+    health = f"{url}/v1/health"
+    assert httpx.get(health, headers={"Authorization": f"Bearer {key}"}).status_code == 403
+    page.goto(f"{url}/")
+    page.get_by_role("link", name="Keys").click()
+    page.get_by_label("Kind").select_option("api")
+    page.get_by_label("Name", exact=True).fill("reporting")
+    page.get_by_role("button", name="Create key").click()
+    api_key = page.locator("#new-key").inner_text()
+    assert api_key.startswith("bbs_")
+    assert httpx.get(health, headers={"Authorization": f"Bearer {api_key}"}).status_code == 200
+    shot(page, "10-new-api-key")
+    page.get_by_role("link", name="Back to the keys").click()
+    page.locator("tr", has_text="reporting").get_by_role("button", name="Rotate").click()
+    expect(page.get_by_text("which is refused from now on")).to_be_visible()
+    assert httpx.get(health, headers={"Authorization": f"Bearer {api_key}"}).status_code == 401
+    rotated = page.locator("#new-key").inner_text()
+    assert httpx.get(health, headers={"Authorization": f"Bearer {rotated}"}).status_code == 200
+    page.get_by_role("link", name="Back to the keys").click()
+    shot(page, "11-keys", phone=True)
+
+    # Sign out ends the session: the cookie the browser still holds opens nothing afterwards.
+    cookies = page.context.cookies()
+    page.get_by_role("button", name="Sign out", exact=True).click()
+    expect(page).to_have_url(f"{url}/login")
+    page.context.add_cookies(cookies)
+    page.goto(f"{url}/")
+    expect(page).to_have_url(re.compile(r"/login\?next=%2F$"))
