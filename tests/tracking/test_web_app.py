@@ -13,22 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.pool import NullPool
 
 from bingbridge.settings import Settings
 from bingbridge.store import create_engine_for, migrate, utcnow
-from bingbridge.store.schema import dispatches, workspaces
+from bingbridge.store.schema import dispatches
 from bingbridge.tracking.destinations import Destination
 from bingbridge.tracking.workspaces import (
     create_key,
     create_workspace,
-    key_hash,
-    key_holder,
     list_keys,
     revoke_key,
     rotate_key,
@@ -437,24 +433,6 @@ def test_api_keys_are_never_remembered(engine: Engine, api_key: str) -> None:
     assert cache.remembered(api_key) is None
 
 
-def test_keys_of_an_existing_workspace_are_kept_by_the_migration(tmp_path: Path) -> None:
-    engine = create_engine_for(f"sqlite:///{tmp_path / 'old.db'}")
-    config = Config()
-    config.set_main_option("script_location", "bingbridge.store:migrations")
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0002")
-        conn.execute(
-            insert(workspaces).values(
-                name="Old shop", key_hash=key_hash("bbk_old"), key_prefix="bbk_old", created_at=utcnow()
-            )
-        )
-    migrate(engine)
-    holder = key_holder(engine, "bbk_old")
-    assert holder is not None and (holder.workspace.name, holder.kind) == ("Old shop", "ingestion")
-    engine.dispose()
-
-
 # ---- the service around it ----
 
 
@@ -469,6 +447,8 @@ def test_openapi_is_published_and_swagger_ui_is_not(client: TestClient) -> None:
     )
     assert set(schema["components"]["schemas"]["User"]["properties"]) == {"email", "phone"}
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    for path, method in [("/v1/dispatch-log", "get"), ("/v1/health", "get"), ("/v1/dead-letters/replay", "post")]:
+        assert {"401", "403"} <= set(schema["paths"][path][method]["responses"])
     for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
         assert client.get(path).status_code == 404
 

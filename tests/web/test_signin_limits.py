@@ -140,13 +140,16 @@ def two_engines(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tupl
     first.dispose()
 
 
-def test_two_instances_on_one_database_share_the_limiter(tmp_path: Path, two_engines: tuple[Engine, Engine]) -> None:
+@pytest.fixture
+def two_services(tmp_path: Path, two_engines: tuple[Engine, Engine]) -> Iterator[tuple[Served, Served]]:
     settings = dashboard_settings(tmp_path)
-    with (
-        served(settings, two_engines[0]) as first,
-        served(settings, two_engines[1]) as second,
-        httpx.Client(timeout=30) as client,
-    ):
+    with served(settings, two_engines[0]) as first, served(settings, two_engines[1]) as second:
+        yield first, second
+
+
+def test_two_instances_on_one_database_share_the_limiter(two_services: tuple[Served, Served]) -> None:
+    first, second = two_services
+    with httpx.Client(timeout=30) as client:
         token = login_form(client, first.url)
         assert [try_password(client, first.url, token, "guess") for _ in range(3)] == [401] * 3
         assert [try_password(client, second.url, token, "guess") for _ in range(3)] == [401, 401, 429]
@@ -191,15 +194,9 @@ def test_a_connect_flow_started_on_one_instance_completes_on_the_other(
         assert again.status_code == 400  # taken once, by whichever instance
 
 
-def test_40_parallel_wrong_passwords_on_two_instances_check_at_most_5(
-    tmp_path: Path, two_engines: tuple[Engine, Engine]
-) -> None:
-    settings = dashboard_settings(tmp_path)
-    with (
-        served(settings, two_engines[0]) as first,
-        served(settings, two_engines[1]) as second,
-        httpx.Client(timeout=60) as client,
-    ):
+def test_40_parallel_wrong_passwords_on_two_instances_check_at_most_5(two_services: tuple[Served, Served]) -> None:
+    first, second = two_services
+    with httpx.Client(timeout=60) as client:
         token = login_form(client, first.url)
         urls = [first.url, second.url] * 20
         with ThreadPoolExecutor(max_workers=40) as pool:

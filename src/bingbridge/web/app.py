@@ -127,6 +127,13 @@ class ReplayRequest(BaseModel):
     ids: list[int] | None = None
 
 
+# What every read or operation may answer besides 200 (and 422 for its parameters).
+_READ_ANSWERS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorAnswer, "description": "Missing, malformed, unknown or revoked key"},
+    403: {"model": ErrorAnswer, "description": "A public ingestion key: this endpoint needs a secret API key"},
+}
+
+
 # ---- the pieces of a request ----
 
 
@@ -459,7 +466,12 @@ def create_app(
         body = await read_body(request, max_body_bytes)
         return await run_in_threadpool(handle_events, body, workspace)
 
-    @app.get("/v1/dispatch-log", tags=["dispatch log"], summary="What happened to each event at each destination")
+    @app.get(
+        "/v1/dispatch-log",
+        tags=["dispatch log"],
+        responses=_READ_ANSWERS,
+        summary="What happened to each event at each destination",
+    )
     def get_dispatch_log(
         workspace: Reader,
         status: Annotated[list[str] | None, Query(description="Repeat or comma-separate: failed,blocked")] = None,
@@ -490,7 +502,9 @@ def create_app(
             "next_before_id": rows[-1].id if len(rows) == limit else None,
         }
 
-    @app.get("/v1/health", tags=["dispatch log"], summary="Live, Degraded or Down per destination")
+    @app.get(
+        "/v1/health", tags=["dispatch log"], responses=_READ_ANSWERS, summary="Live, Degraded or Down per destination"
+    )
     def get_health(workspace: Reader) -> dict[str, Any]:
         """Health of each destination of the key's workspace, by the rule of `bingbridge.tracking.health`."""
         now = clock()
@@ -506,7 +520,12 @@ def create_app(
             )
         return {"destinations": answer}
 
-    @app.get("/v1/dead-letters", tags=["dead letters"], summary="Dispatches that ran out of attempts")
+    @app.get(
+        "/v1/dead-letters",
+        tags=["dead letters"],
+        responses=_READ_ANSWERS,
+        summary="Dispatches that ran out of attempts",
+    )
     def get_dead_letters(
         workspace: Reader,
         destination_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
@@ -521,7 +540,9 @@ def create_app(
         letters.sort(key=lambda letter: letter["id"])
         return {"dead_letters": [{k: _iso(v) for k, v in letter.items()} for letter in letters[:limit]]}
 
-    @app.post("/v1/dead-letters/replay", tags=["dead letters"], summary="Make dead letters due again")
+    @app.post(
+        "/v1/dead-letters/replay", tags=["dead letters"], responses=_READ_ANSWERS, summary="Make dead letters due again"
+    )
     def post_replay(workspace: Reader, replay: ReplayRequest | None = None) -> dict[str, int]:
         """Dead letters of the key's workspace (all, one destination's, or the given dispatch ids) are retried by
         the next worker pass."""

@@ -4,6 +4,8 @@ A new key is shown once, on the page that answers the form, and never again (onl
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -50,34 +52,32 @@ def create_key_action(ctx: Ctx) -> Response:
     return _shown_once(ctx, workspace, created, key, None)
 
 
-def _key_of_workspace(ctx: Ctx) -> tuple[Workspace, WorkspaceKey] | None:
+def _change_key(ctx: Ctx, change: Callable[[Workspace, WorkspaceKey], Response]) -> Response:
+    """Run `change` on the key of the path; a key already revoked shows the keys page with the reason (409)."""
     found = get_key(ctx.dash.engine, ctx.path_int("key_id"))
     workspace = get_workspace(ctx.dash.engine, found.workspace_id) if found else None
-    return (workspace, found) if workspace and found else None
+    if workspace is None or found is None:
+        return ctx.not_found("This key")
+    try:
+        return change(workspace, found)
+    except ValidationError as exc:
+        return _keys_page(ctx, workspace, error="; ".join(p.message for p in exc.problems), status=409)
 
 
 def rotate_key_action(ctx: Ctx) -> Response:
-    found = _key_of_workspace(ctx)
-    if found is None:
-        return ctx.not_found("This key")
-    workspace, old = found
-    try:
+    def rotate(workspace: Workspace, old: WorkspaceKey) -> Response:
         created, key = rotate_key(ctx.dash.engine, old.id, now=ctx.dash.clock())
-    except ValidationError as exc:
-        return _keys_page(ctx, workspace, error="; ".join(p.message for p in exc.problems), status=409)
-    return _shown_once(ctx, workspace, created, key, old.id)
+        return _shown_once(ctx, workspace, created, key, old.id)
+
+    return _change_key(ctx, rotate)
 
 
 def revoke_key_action(ctx: Ctx) -> Response:
-    found = _key_of_workspace(ctx)
-    if found is None:
-        return ctx.not_found("This key")
-    workspace, old = found
-    try:
+    def revoke(workspace: Workspace, old: WorkspaceKey) -> Response:
         revoke_key(ctx.dash.engine, old.id, now=ctx.dash.clock())
-    except ValidationError as exc:
-        return _keys_page(ctx, workspace, error="; ".join(p.message for p in exc.problems), status=409)
-    return ctx.redirect(f"/workspaces/{workspace.id}/keys", ("ok", f"Key {old.key_prefix}… revoked."))
+        return ctx.redirect(f"/workspaces/{workspace.id}/keys", ("ok", f"Key {old.key_prefix}… revoked."))
+
+    return _change_key(ctx, revoke)
 
 
 def routes(dash: Dashboard) -> list[Route]:
