@@ -66,3 +66,13 @@ def test_sandbox_uses_sandbox_hosts_and_scope() -> None:
         SERVICES["customer-management"].rest_host("sandbox") == "https://clientcenter.api.sandbox.bingads.microsoft.com"
     )
     assert Endpoints.for_settings(settings).scope == "https://si.ads.microsoft.com/msads.manage offline_access"
+
+
+def test_trusted_proxies_are_addresses_or_networks() -> None:
+    loaded = Settings.load(
+        environ={"BINGBRIDGE_TRUSTED_PROXIES": " 10.0.0.1, 10.0.0.0/8 ,::1"}, config_file=Path("/none")
+    )
+    assert loaded.trusted_proxies == "10.0.0.1,10.0.0.0/8,::1"
+    assert Settings.load(environ={"BINGBRIDGE_TRUSTED_PROXIES": "*"}, config_file=Path("/none")).trusted_proxies == "*"
+    with pytest.raises(ConfigurationError, match="BINGBRIDGE_TRUSTED_PROXIES"):
+        Settings.load(environ={"BINGBRIDGE_TRUSTED_PROXIES": "proxy.local"}, config_file=Path("/none"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -171,8 +172,27 @@ def _coerce(name: str, value: Any) -> Any:
                 f"{name} must be a two-letter ISO 3166 country code such as US, got {value!r}", env_var=env_var
             )
         return code
+    if name == "trusted_proxies":
+        return _proxies(str(value), env_var)
     if name in ("token_file", "secret_key_file"):
         return Path(value).expanduser()
     if name == "api_base_url":
         return str(value).rstrip("/")
     return value
+
+
+def _proxies(value: str, env_var: str) -> str:
+    """A comma-separated list of IP addresses and networks (or "*"), normalised; anything else is refused."""
+    entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+    if entries == ["*"]:
+        return "*"
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigurationError(
+                f"trusted_proxies must list IP addresses or networks (e.g. 10.0.0.1, 10.0.0.0/8) or be *, "
+                f"got {entry!r}",
+                env_var=env_var,
+            ) from None
+    return ",".join(entries)

@@ -289,8 +289,8 @@ def cross_site_reason(scope: Scope) -> str | None:
 
 
 class SecureCookieOnHttps:
-    """Adds `Secure` to the session cookie of responses to https requests (behind a proxy, run uvicorn with
-    --proxy-headers so the scheme is the client's)."""
+    """Adds `Secure` to the session cookie of responses to https requests (behind a proxy, set
+    BINGBRIDGE_TRUSTED_PROXIES so the scheme is the client's)."""
 
     def __init__(self, app: ASGIApp, cookie: str = SESSION_COOKIE) -> None:
         self.app = app
