@@ -6,9 +6,9 @@
     GET  /v1/health                 Live / Degraded / Down per destination of the key's workspace
     GET  /v1/dead-letters           the workspace's dead-lettered dispatches
     POST /v1/dead-letters/replay    make them due again (all, one destination's, or some ids)
-    GET  /sdk.js             the first-party browser snippet
-    GET  /healthz            liveness: the process answers and the database too
-    GET  /openapi.json       the OpenAPI description (/docs and /redoc are off: they load Swagger UI from a CDN)
+    GET  /sdk.js                    the first-party browser snippet
+    GET  /healthz                   liveness: the process answers and the database too
+    GET  /openapi.json              the OpenAPI description (/docs and /redoc are off: Swagger UI needs a CDN)
 
 Choices the issue leaves open:
 - A batch with some invalid events stores the valid ones and answers 200 with `accepted`, `duplicates` and
@@ -46,7 +46,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
@@ -123,8 +123,8 @@ class RejectedAnswer(BaseModel):
 class ReplayRequest(BaseModel):
     """Which dead letters to replay; nothing given means all of the workspace's."""
 
-    destination_id: int | None = None
-    ids: list[int] | None = None
+    destination_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None = Field(None, max_length=MAX_LIMIT)
 
 
 # What every read or operation may answer besides 200 (and 422 for its parameters).
@@ -216,9 +216,10 @@ class ApiCors:
     customer's site with the public ingestion key): any origin, no credentials. The read endpoints, which take a
     secret API key, and the dashboard answer same-origin only."""
 
-    def __init__(self, app: ASGIApp, paths: tuple[str, ...] = ("/v1/events",)) -> None:
+    PATHS = frozenset({"/v1/events"})
+
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.paths = paths
         self.cors = CORSMiddleware(
             app,
             allow_origins=["*"],
@@ -228,7 +229,7 @@ class ApiCors:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] in self.paths:
+        if scope["type"] == "http" and scope["path"] in self.PATHS:
             await self.cors(scope, receive, send)
         else:
             await self.app(scope, receive, send)
