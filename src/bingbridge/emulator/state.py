@@ -29,7 +29,9 @@ class EmulatorConfig:
     developer_token: str = UNIVERSAL_SANDBOX_DEVELOPER_TOKEN
     access_token_ttl: int = 3600
     authorization_code_ttl: int = 300
-    rotate_refresh_tokens: bool = True
+    # Microsoft keeps a used refresh token valid (reference 12); True revokes it when redeemed, for tests of
+    # clients that must always keep the newest token.
+    revoke_used_refresh_tokens: bool = False
     # Calls allowed per customer in any 60 s window before 117 CallRateExceeded; 0 turns throttling off.
     calls_per_minute: int = 0
     error_rate: float = 0.0
