@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from bingbridge.api.goal_revenue import default_scope, revenue_problem
 from bingbridge.api.models import campaign as m
 from bingbridge.api.models.base import WireResponse
 from bingbridge.api.operations import Operation, Req, Resp
@@ -168,12 +169,10 @@ def _goal_problems(goal: m.ConversionGoal, where: str, *, adding: bool) -> list[
                 f"{where}.view_through_conversion_window_in_minutes", f"must be 1..{MAX_VIEW_THROUGH_WINDOW} minutes"
             )
         )
-    revenue = goal.revenue
+    scope = goal.scope or (default_scope(goal.type) if adding else None)
+    revenue = revenue_problem(goal.type, scope, goal.revenue)
     if revenue is not None:
-        if revenue.type in ("FixedValue", "VariableValue") and (revenue.value is None or revenue.value < 0):
-            problems.append(FieldProblem(f"{where}.revenue.value", f"{revenue.type} needs a value of 0 or more"))
-        if revenue.type == "NoValue" and revenue.value:
-            problems.append(FieldProblem(f"{where}.revenue.value", "must be empty for NoValue"))
+        problems.append(FieldProblem(f"{where}.revenue.{revenue.member}", revenue.message))
     problems += _subtype_problems(goal, where, adding=adding)
     return problems
 
