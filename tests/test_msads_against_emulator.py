@@ -247,6 +247,16 @@ def test_add_client_links_reads_index_aligned_partial_errors(
     )
 
 
+def test_add_client_links_answers_partial_errors_when_every_link_succeeds(
+    service: Any, models: ModuleType, bingads_emulator: RunningEmulator
+) -> None:
+    request = REQUESTS["AddClientLinks"](models, bingads_emulator.state)
+    request.client_links = request.client_links[:1]
+    answer = service.add_client_links_with_http_info(request)
+    assert json.loads(answer.raw_data)["PartialErrors"] == [None]
+    assert answer.data.partial_errors == [None]
+
+
 def test_send_user_invitation_reads_the_new_invitation_id(
     service: Any, models: ModuleType, bingads_emulator: RunningEmulator
 ) -> None:

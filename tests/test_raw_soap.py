@@ -7,6 +7,7 @@ import sys
 
 import httpx
 import pytest
+from lxml import etree
 
 from bingbridge.api.client import BingAdsClient
 from bingbridge.api.wire import CallContext, read_soap_reply
@@ -15,10 +16,13 @@ from bingbridge.emulator.server import RunningEmulator
 from bingbridge.errors import AuthenticationError, PermissionDeniedError
 from bingbridge.settings import Settings
 from tests.conftest import cli_env
+from tests.soap_reader import read_answer
 from tests.soap_schema import validate_envelope
 
 CM = "https://bingads.microsoft.com/Customer/v13"
 ENT = "https://bingads.microsoft.com/Customer/v13/Entities"
+CM_EXCEPTION = "https://bingads.microsoft.com/Customer/v13/Exception"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
 
 def bodies(customer: int, account: int) -> dict[str, str]:
@@ -79,10 +83,13 @@ def test_every_customer_management_operation_over_soap_is_schema_valid(
         reply = client.raw_soap("customer-management", action, body)
         assert reply.body.split(">", 1)[0].endswith(f"{action}Response") or f"{action}Response" in reply.body[:200]
         assert reply.tracking_id
-    assert len(soap_log) == 9
-    for request, answer in soap_log:
+    assert len(soap_log) == len(bodies(home, free_account))
+    for (request, answer), action in zip(soap_log, bodies(home, free_account), strict=True):
         validate_envelope("customer-management", request)
-        validate_envelope("customer-management", answer)
+        assert read_answer("customer-management", answer, action) is not None
+    added = etree.fromstring(soap_log[list(bodies(home, free_account)).index("AddClientLinks")][1])
+    entries = added.findall(f".//{{{CM}}}PartialErrors/{{{CM_EXCEPTION}}}ArrayOfOperationError")
+    assert [entry.get(f"{{{XSI}}}nil") for entry in entries] == ["true"]  # one link, added: one nil entry
     assert world.client_links[-1].name == "SOAP link" and world.client_links[-1].status == "LinkPending"
 
 

@@ -285,14 +285,15 @@ def add_client_links(state: EmulatorState, caller: Caller, req: m.AddClientLinks
                     "managing_customer_number": state.world.customers[managing].number,
                     "managing_customer_name": state.world.customers[managing].name,
                     "status": "LinkPending",
+                    "suppress_notification": bool(link.suppress_notification),
                     "start_date": now,
                     "last_modified_date_time": now,
                     "last_modified_by_user_id": caller.user_id,
                 }
             )
         )
-    any_error = any(p is not None for p in partial)
-    return m.AddClientLinksResponse(partial_errors=partial if any_error else None)
+    # Microsoft answers one inner list per requested link, null where the link was added (reference 13).
+    return m.AddClientLinksResponse(partial_errors=partial)
 
 
 def send_user_invitation(
