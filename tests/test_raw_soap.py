@@ -55,6 +55,16 @@ def bodies(customer: int, account: int) -> dict[str, str]:
         f"<e:Email>grace@example.com</e:Email><e:CustomerId>{customer}</e:CustomerId><e:RoleId>100</e:RoleId>"
         "<e:ExpirationDate>2026-12-31T00:00:00</e:ExpirationDate><e:Lcid>EnglishUS</e:Lcid>"
         "</UserInvitation></SendUserInvitationRequest>",
+        "GetCustomerPilotFeatures": f'<GetCustomerPilotFeaturesRequest xmlns="{CM}"><CustomerId>{customer}'
+        "</CustomerId></GetCustomerPilotFeaturesRequest>",
+        "SearchUserInvitations": f'<SearchUserInvitationsRequest xmlns="{CM}" xmlns:e="{ENT}"><Predicates>'
+        f"<e:Predicate><e:Field>CustomerId</e:Field><e:Operator>Equals</e:Operator><e:Value>{customer}</e:Value>"
+        "</e:Predicate></Predicates></SearchUserInvitationsRequest>",
+        # Cancels the link AddClientLinks made just before (its Timestamp is read from the emulator's state).
+        "UpdateClientLinks": f'<UpdateClientLinksRequest xmlns="{CM}" xmlns:e="{ENT}"><ClientLinks><e:ClientLink>'
+        f"<e:Type>AccountLink</e:Type><e:ClientEntityId>{account}</e:ClientEntityId>"
+        f"<e:ManagingCustomerId>{customer}</e:ManagingCustomerId><e:Status>LinkCanceled</e:Status>"
+        "<e:Timestamp>{timestamp}</e:Timestamp></e:ClientLink></ClientLinks></UpdateClientLinksRequest>",
     }
 
 
@@ -80,6 +90,8 @@ def test_every_customer_management_operation_over_soap_is_schema_valid(
     free_account = next(a.id for a in world.accounts.values() if a.parent_customer_id == list(world.customers)[-1])
     assert free_account is not None
     for action, body in bodies(home, free_account).items():
+        if action == "UpdateClientLinks":
+            body = body.replace("{timestamp}", world.client_links[-1].timestamp or "")
         reply = client.raw_soap("customer-management", action, body)
         assert reply.body.split(">", 1)[0].endswith(f"{action}Response") or f"{action}Response" in reply.body[:200]
         assert reply.tracking_id
@@ -90,7 +102,7 @@ def test_every_customer_management_operation_over_soap_is_schema_valid(
     added = etree.fromstring(soap_log[list(bodies(home, free_account)).index("AddClientLinks")][1])
     entries = added.findall(f".//{{{CM}}}PartialErrors/{{{CM_EXCEPTION}}}ArrayOfOperationError")
     assert [entry.get(f"{{{XSI}}}nil") for entry in entries] == ["true"]  # one link, added: one nil entry
-    assert world.client_links[-1].name == "SOAP link" and world.client_links[-1].status == "LinkPending"
+    assert world.client_links[-1].name == "SOAP link" and world.client_links[-1].status == "LinkCanceled"
 
 
 def test_soap_fault_for_a_stranger_customer_raises_with_tracking_id(

@@ -26,6 +26,8 @@ from bingbridge.api.models.customer import (
     CustomerRole,
     GetAccountsInfoRequest,
     GetAccountsInfoResponse,
+    GetCustomerPilotFeaturesRequest,
+    GetCustomerPilotFeaturesResponse,
     GetCustomerRequest,
     GetCustomerResponse,
     GetCustomersInfoRequest,
@@ -43,8 +45,12 @@ from bingbridge.api.models.customer import (
     SearchAccountsResponse,
     SearchClientLinksRequest,
     SearchClientLinksResponse,
+    SearchUserInvitationsRequest,
+    SearchUserInvitationsResponse,
     SendUserInvitationRequest,
     SendUserInvitationResponse,
+    UpdateClientLinksRequest,
+    UpdateClientLinksResponse,
     User,
     UserInvitation,
 )
@@ -207,6 +213,16 @@ ROLES = [
     CustomerRole(role_id=100, customer_id=444000),
 ]
 ERROR = OperationError(code=1100, details="ClientEntityId", message="The client link is not valid.")
+INVITATION = UserInvitation(
+    id=77001,
+    first_name="Grace",
+    last_name="Hopper",
+    email="grace@contoso.example",
+    customer_id=222000,
+    role_id=203,
+    expiration_date=WHEN,
+    lcid="EnglishUS",
+)
 
 RESPONSES: dict[str, WireModel] = {
     "AddClientLinks": AddClientLinksResponse(
@@ -245,6 +261,9 @@ RESPONSES: dict[str, WireModel] = {
     ),
     "SendUserInvitation": SendUserInvitationResponse(user_invitation_id=77001),
     "GetUser": GetUserResponse(user=USER, customer_roles=ROLES),
+    "UpdateClientLinks": UpdateClientLinksResponse(partial_errors=[None, [ERROR]]),
+    "GetCustomerPilotFeatures": GetCustomerPilotFeaturesResponse(feature_pilot_flags=[574, 268]),
+    "SearchUserInvitations": SearchUserInvitationsResponse(user_invitations=[INVITATION]),
 }
 
 REQUESTS: dict[str, WireModel] = {
@@ -281,6 +300,13 @@ REQUESTS: dict[str, WireModel] = {
         )
     ),
     "GetUser": GetUserRequest(user_id=5550001),
+    "UpdateClientLinks": UpdateClientLinksRequest(
+        client_links=[CLIENT_LINK.model_copy(update={"status": "LinkAccepted"})]
+    ),
+    "GetCustomerPilotFeatures": GetCustomerPilotFeaturesRequest(customer_id=222000),
+    "SearchUserInvitations": SearchUserInvitationsRequest(
+        predicates=[Predicate(field="CustomerId", operator="Equals", value="222000")]
+    ),
 }
 
 # One real operation per service, its body written by hand.
