@@ -356,6 +356,15 @@ def update_client_links_request(links: Sequence[m.ClientLink]) -> m.UpdateClient
     return m.UpdateClientLinksRequest(client_links=list(links))
 
 
+def status_change_predicates(
+    entity_ids: Sequence[int], customer_links: bool, managing_customer_id: int | None
+) -> list[m.Predicate]:
+    """SearchClientLinks predicates for the links of these client accounts (or customers), from one manager."""
+    if customer_links:
+        return client_link_predicates(client_customer_id=entity_ids, direct_managing_customer_id=managing_customer_id)
+    return client_link_predicates(client_account_id=entity_ids, direct_managing_customer_id=managing_customer_id)
+
+
 def links_to_change(found: Sequence[m.ClientLink], entity_ids: Sequence[int], status: str) -> list[m.ClientLink]:
     """The links of `entity_ids` (client accounts or customers) set to `status`, from a SearchClientLinks answer.
 

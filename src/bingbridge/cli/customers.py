@@ -46,6 +46,25 @@ def customers_list(name_filter: str | None, top: int, as_json: bool, config_file
     emit(to_rows(found), as_json=as_json, columns=["id", "name"])
 
 
+@customers.command("pilot-features")
+@click.argument("customer_id", type=int, required=False)
+@connection_options
+@json_option
+@report_errors
+def customers_pilot_features(customer_id: int | None, as_json: bool, config_file: Path | None, **conn: Any) -> None:
+    """List the pilot (beta) feature ids a customer is enabled for (GetCustomerPilotFeatures).
+
+    The customer defaults to BINGBRIDGE_CUSTOMER_ID.
+
+    Example: bingbridge customers pilot-features 123456789
+    """
+    with make_client(config_file, **conn) as client:
+        features = client.customer_management.get_customer_pilot_features(
+            customer_id or client.settings.require("customer_id")
+        )
+    emit([{"feature_id": f} for f in features], as_json=as_json, columns=["feature_id"])
+
+
 @click.group()
 def accounts() -> None:
     """Ad accounts: under a customer, linked, or found by search."""
@@ -276,6 +295,51 @@ def client_links_search(
     )
 
 
+def _change_links(status: str, ids: tuple[int, ...], customer_links: bool, as_json: bool, **conn: Any) -> None:
+    from bingbridge.api import customer_management as cm
+
+    with make_client(**conn) as client:
+        service = client.customer_management
+        manager = client.settings.require("customer_id") if cm.CLIENT_LINK_CHANGES[status][1] == "manager" else None
+        found = service.search_client_links(cm.status_change_predicates(ids, customer_links, manager))
+        results = service.update_client_links(cm.links_to_change(found, ids, status))
+    rows = [
+        {
+            "client_entity_id": r.link.client_entity_id,
+            "status": status,
+            "ok": r.ok,
+            "errors": [str(e) for e in r.errors],
+        }
+        for r in results
+    ]
+    emit(rows, as_json=as_json)
+    if not all(r.ok for r in results):
+        raise SystemExit(1)
+
+
+def _link_change_command(name: str, status: str, summary: str) -> None:
+    @client_links.command(name)
+    @click.argument("ids", type=int, nargs=-1, required=True)
+    @click.option("--customer-link", is_flag=True, help="The ids are client customers (CustomerLink), not accounts.")
+    @connection_options
+    @json_option
+    @report_errors
+    def command(ids: tuple[int, ...], customer_link: bool, as_json: bool, **conn: Any) -> None:
+        _change_links(status, ids, customer_link, as_json, **conn)
+
+    command.__doc__ = f"""{summary} (UpdateClientLinks).
+
+    IDS are the client account ids of the links (with --customer-link: client customer ids).
+
+    Example: bingbridge client-links {name} 987654321
+    """
+
+
+_link_change_command("accept", "LinkAccepted", "As the client, accept pending links from a manager")
+_link_change_command("decline", "LinkDeclined", "As the client, decline pending links from a manager")
+_link_change_command("cancel", "LinkCanceled", "As the manager (BINGBRIDGE_CUSTOMER_ID), cancel links still pending")
+
+
 @click.group()
 def users() -> None:
     """Users and invitations."""
@@ -327,3 +391,24 @@ def users_invite(
         )
         invitation_id = client.customer_management.send_user_invitation(invitation)
     emit({"user_invitation_id": invitation_id}, as_json=as_json)
+
+
+@users.command("invitations")
+@click.option("--customer-id", "invited_to", type=int, help="Default: BINGBRIDGE_CUSTOMER_ID.")
+@connection_options
+@json_option
+@report_errors
+def users_invitations(invited_to: int | None, as_json: bool, config_file: Path | None, **conn: Any) -> None:
+    """List a customer's pending invitations, expired ones too (SearchUserInvitations).
+
+    Microsoft's API cannot withdraw an invitation (only the web UI can); it expires after 30 days.
+
+    Example: bingbridge users invitations --customer-id 123456789
+    """
+    with make_client(config_file, **conn) as client:
+        found = client.customer_management.search_user_invitations(invited_to or client.settings.require("customer_id"))
+    emit(
+        to_rows(found),
+        as_json=as_json,
+        columns=["id", "first_name", "last_name", "email", "role_id", "expiration_date"],
+    )
