@@ -10,6 +10,7 @@ import pytest
 from lxml import etree
 
 from bingbridge.api.client import BingAdsClient
+from bingbridge.api.customer_management import OPERATIONS
 from bingbridge.api.wire import CallContext, read_soap_reply
 from bingbridge.auth.tokens import MemoryTokenStore
 from bingbridge.emulator.server import RunningEmulator
@@ -66,6 +67,10 @@ def bodies(customer: int, account: int) -> dict[str, str]:
         f"<e:ManagingCustomerId>{customer}</e:ManagingCustomerId><e:Status>LinkCanceled</e:Status>"
         "<e:Timestamp>{timestamp}</e:Timestamp></e:ClientLink></ClientLinks></UpdateClientLinksRequest>",
     }
+
+
+def test_every_customer_management_operation_has_a_soap_body() -> None:
+    assert set(bodies(1, 2)) == {op.name for op in OPERATIONS}
 
 
 @pytest.fixture

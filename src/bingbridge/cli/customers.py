@@ -318,7 +318,14 @@ def _change_links(status: str, ids: tuple[int, ...], customer_links: bool, as_js
 
 
 def _link_change_command(name: str, status: str, summary: str) -> None:
-    @client_links.command(name)
+    help_text = f"""{summary} (UpdateClientLinks).
+
+    IDS are the client account ids of the links (with --customer-link: client customer ids).
+
+    Example: bingbridge client-links {name} 987654321
+    """
+
+    @client_links.command(name, help=help_text)
     @click.argument("ids", type=int, nargs=-1, required=True)
     @click.option("--customer-link", is_flag=True, help="The ids are client customers (CustomerLink), not accounts.")
     @connection_options
@@ -326,13 +333,6 @@ def _link_change_command(name: str, status: str, summary: str) -> None:
     @report_errors
     def command(ids: tuple[int, ...], customer_link: bool, as_json: bool, **conn: Any) -> None:
         _change_links(status, ids, customer_link, as_json, **conn)
-
-    command.__doc__ = f"""{summary} (UpdateClientLinks).
-
-    IDS are the client account ids of the links (with --customer-link: client customer ids).
-
-    Example: bingbridge client-links {name} 987654321
-    """
 
 
 _link_change_command("accept", "LinkAccepted", "As the client, accept pending links from a manager")
