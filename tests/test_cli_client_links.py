@@ -61,20 +61,28 @@ def invite(agency: dict[str, str], account: int) -> None:
     assert json.loads(result.stdout)[0]["ok"] is True
 
 
-def statuses(emulator: RunningEmulator, account: int) -> list[str | None]:
-    return [link.status for link in emulator.state.world.client_links if link.client_entity_id == account]
-
-
-def test_the_client_accepts_an_agencys_link_and_the_agency_then_manages_the_account(
+@pytest.fixture
+def invited(
     agency: dict[str, str],
     client_user: int,
     bingads_settings: Settings,
     bingads_emulator: RunningEmulator,
     tmp_path: Path,
-) -> None:
+) -> tuple[int, dict[str, str]]:
+    """An account the agency has invited to manage, and the environment of its client user."""
     account = free_account(bingads_emulator, client_user)
     invite(agency, account)
-    client = env_for(bingads_settings, bingads_emulator, client_user, tmp_path)
+    return account, env_for(bingads_settings, bingads_emulator, client_user, tmp_path)
+
+
+def statuses(emulator: RunningEmulator, account: int) -> list[str | None]:
+    return [link.status for link in emulator.state.world.client_links if link.client_entity_id == account]
+
+
+def test_the_client_accepts_an_agencys_link_and_the_agency_then_manages_the_account(
+    agency: dict[str, str], invited: tuple[int, dict[str, str]], bingads_emulator: RunningEmulator
+) -> None:
+    account, client = invited
     result = run(client, "client-links", "accept", str(account), "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == [
@@ -86,15 +94,9 @@ def test_the_client_accepts_an_agencys_link_and_the_agency_then_manages_the_acco
 
 
 def test_the_client_declines_and_the_agency_cancels(
-    agency: dict[str, str],
-    client_user: int,
-    bingads_settings: Settings,
-    bingads_emulator: RunningEmulator,
-    tmp_path: Path,
+    agency: dict[str, str], invited: tuple[int, dict[str, str]], bingads_emulator: RunningEmulator
 ) -> None:
-    account = free_account(bingads_emulator, client_user)
-    invite(agency, account)
-    client = env_for(bingads_settings, bingads_emulator, client_user, tmp_path)
+    account, client = invited
     assert run(client, "client-links", "decline", str(account)).returncode == 0
     invite(agency, account)
     assert run(agency, "client-links", "cancel", str(account)).returncode == 0
@@ -111,10 +113,9 @@ def test_a_link_that_is_not_pending_cannot_be_accepted(
 
 
 def test_the_agency_cannot_accept_its_own_invitation_106(
-    agency: dict[str, str], client_user: int, bingads_emulator: RunningEmulator
+    agency: dict[str, str], invited: tuple[int, dict[str, str]], bingads_emulator: RunningEmulator
 ) -> None:
-    account = free_account(bingads_emulator, client_user)
-    invite(agency, account)
+    account, _ = invited
     result = run(agency, "client-links", "accept", str(account), "--json")
     assert result.returncode == 1
     assert [row["ok"] for row in json.loads(result.stdout)] == [False]

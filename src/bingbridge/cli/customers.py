@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bingbridge.cli.common import connection_options, emit, json_option, make_client, report_errors, to_rows
+
+if TYPE_CHECKING:
+    from bingbridge.api.customer_management import LinkResult
 
 
 @click.group()
@@ -178,6 +181,22 @@ def client_links() -> None:
     """Links that let a manager (agency) customer manage client accounts or customers."""
 
 
+def _emit_link_results(results: list[LinkResult], as_json: bool, member: str) -> None:
+    """One row per requested link (its id, one more of its members, ok, errors); exit 1 if one failed."""
+    rows = [
+        {
+            "client_entity_id": r.link.client_entity_id,
+            member: getattr(r.link, member),
+            "ok": r.ok,
+            "errors": [str(e) for e in r.errors],
+        }
+        for r in results
+    ]
+    emit(rows, as_json=as_json)
+    if not all(r.ok for r in results):
+        raise SystemExit(1)
+
+
 @client_links.command("add")
 @click.option("--client-entity-id", type=int, help="The client account (or customer, for CustomerLink) id.")
 @click.option("--client-entity-number", help="Or its number instead of the id.")
@@ -233,18 +252,7 @@ def client_links_add(
             suppress_notification=suppress_notification,
         )
         results = client.customer_management.add_client_links([link])
-    rows = [
-        {
-            "client_entity_id": r.link.client_entity_id,
-            "client_entity_number": r.link.client_entity_number,
-            "ok": r.ok,
-            "errors": [str(e) for e in r.errors],
-        }
-        for r in results
-    ]
-    emit(rows, as_json=as_json)
-    if not all(r.ok for r in results):
-        raise SystemExit(1)
+    _emit_link_results(results, as_json, "client_entity_number")
 
 
 @client_links.command("search")
@@ -303,18 +311,7 @@ def _change_links(status: str, ids: tuple[int, ...], customer_links: bool, as_js
         manager = client.settings.require("customer_id") if cm.CLIENT_LINK_CHANGES[status][1] == "manager" else None
         found = service.search_client_links(cm.status_change_predicates(ids, customer_links, manager))
         results = service.update_client_links(cm.links_to_change(found, ids, status))
-    rows = [
-        {
-            "client_entity_id": r.link.client_entity_id,
-            "status": status,
-            "ok": r.ok,
-            "errors": [str(e) for e in r.errors],
-        }
-        for r in results
-    ]
-    emit(rows, as_json=as_json)
-    if not all(r.ok for r in results):
-        raise SystemExit(1)
+    _emit_link_results(results, as_json, "status")
 
 
 def _link_change_command(name: str, status: str, summary: str) -> None:
