@@ -184,6 +184,7 @@ class BingAdsClient(_ClientBase):
         self.close()
 
     def close(self) -> None:
+        """Close the connection pool, unless it was handed in (then its owner closes it)."""
         if self._owns_http:
             self.http.close()
 
@@ -301,10 +302,12 @@ class AsyncBingAdsClient(_ClientBase):
         await self.aclose()
 
     async def aclose(self) -> None:
+        """Close the connection pool, unless it was handed in (then its owner closes it)."""
         if self._owns_http:
             await self.http.aclose()
 
     async def refresh_access_token(self) -> None:
+        """Redeem the refresh token now; the rotated refresh token is persisted."""
         url, form = self.tokens.refresh_form()
         response = await self.http.post(url, data=form)
         self.tokens.accept(response.status_code, response.content)
@@ -335,6 +338,7 @@ class AsyncBingAdsClient(_ClientBase):
         customer_id: int | None = DEFAULT,
         account_id: int | None = DEFAULT,
     ) -> RawReply:
+        """Send any REST operation with a JSON body of your own; faults still raise ApiError."""
         return await self._send(self._raw_rest_exchange(service, method, path, body), customer_id, account_id)
 
     async def raw_soap(
@@ -346,6 +350,7 @@ class AsyncBingAdsClient(_ClientBase):
         customer_id: int | None = DEFAULT,
         account_id: int | None = DEFAULT,
     ) -> SoapReply:
+        """Wrap `body_xml` in an envelope with the service's headers, send it and return the reply body."""
         return await self._send(self._soap_exchange(service, action, body_xml), customer_id, account_id)
 
     async def _send(self, exchange: Exchange[T], customer_id: int | None, account_id: int | None) -> T:
