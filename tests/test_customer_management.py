@@ -254,3 +254,95 @@ def test_emulator_rejects_what_the_client_would_have_caught(client: BingAdsClien
             {"Predicates": [{"Field": "AccountName", "Operator": "Contains", "Value": "Search"}]},
         )
     assert raised.value.codes == [3080]
+
+
+def _pending_link(client: BingAdsClient) -> ClientLink:
+    (pending,) = [
+        link
+        for link in client.customer_management.search_client_links(
+            cm.client_link_predicates(direct_managing_customer_id=home_customer(client))
+        )
+        if link.status == "LinkPending"
+    ]
+    return pending
+
+
+def test_update_client_links_cancels_a_pending_link_and_renews_its_timestamp(
+    client: BingAdsClient, bingads_emulator: RunningEmulator
+) -> None:
+    pending = _pending_link(client)
+    (result,) = client.customer_management.update_client_links([pending.model_copy(update={"status": "LinkCanceled"})])
+    assert result.ok, result.errors
+    stored = bingads_emulator.state.world.client_links[-1]
+    assert stored.status == "LinkCanceled" and stored.timestamp != pending.timestamp
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        pytest.param({"status": "LinkCanceled", "timestamp": "AAAAAAAAAAE="}, 201, id="stale-timestamp"),
+        pytest.param({"status": "LinkAccepted"}, 106, id="manager-accepts"),
+        pytest.param({"status": "LinkCanceled", "client_entity_id": 1}, 201, id="no-such-link"),
+    ],
+)
+def test_update_client_links_refuses_a_link_at_its_index(
+    client: BingAdsClient, bingads_emulator: RunningEmulator, change: dict[str, object], code: int
+) -> None:
+    pending = _pending_link(client)
+    good = pending.model_copy(update={"status": "LinkCanceled"})
+    bad, ok = client.customer_management.update_client_links([pending.model_copy(update=change), good])
+    assert [e.code for e in bad.errors] == [code] and ok.ok
+
+
+def test_update_client_links_cannot_cancel_an_active_link_3083(client: BingAdsClient) -> None:
+    active = next(
+        link
+        for link in client.customer_management.search_client_links(
+            cm.client_link_predicates(direct_managing_customer_id=home_customer(client))
+        )
+        if link.status == "Active"
+    )
+    (result,) = client.customer_management.update_client_links([active.model_copy(update={"status": "LinkCanceled"})])
+    assert [e.code for e in result.errors] == [3083]
+
+
+def test_update_client_links_checks_status_and_timestamp_before_any_call(
+    client: BingAdsClient, recorder: Recorder
+) -> None:
+    link = ClientLink(client_entity_id=1, managing_customer_id=2, status="Active")
+    with pytest.raises(ValidationError) as raised:
+        client.customer_management.update_client_links([link])
+    assert {p.field for p in raised.value.problems} == {"client_links[0].status", "client_links[0].timestamp"}
+    assert recorder.requests == []
+
+
+def test_update_client_links_raw_empty_list_is_3087(client: BingAdsClient) -> None:
+    with pytest.raises(ApiError) as raised:
+        client.raw_rest("customer-management", "PUT", cm.UPDATE_CLIENT_LINKS.path, {"ClientLinks": []})
+    assert raised.value.codes == [3087]
+
+
+def test_pilot_features_of_a_stranger_customer_are_refused_106(
+    client: BingAdsClient, bingads_emulator: RunningEmulator
+) -> None:
+    assert client.customer_management.get_customer_pilot_features(home_customer(client)) == [574]
+    with pytest.raises(PermissionDeniedError):
+        client.customer_management.get_customer_pilot_features(list(bingads_emulator.state.world.customers)[-1])
+
+
+def test_search_user_invitations_lists_the_customers_pending_invitations(client: BingAdsClient) -> None:
+    customer = home_customer(client)
+    sent = client.customer_management.send_user_invitation(
+        UserInvitation(
+            first_name="Ada", last_name="Lovelace", email="ada@example.com", customer_id=customer, role_id=100
+        )
+    )
+    (found,) = client.customer_management.search_user_invitations(customer)
+    assert (found.id, found.email, found.lcid) == (sent, "ada@example.com", "EnglishUS")
+
+
+def test_search_user_invitations_raw_needs_the_customer_id_predicate_3030(client: BingAdsClient) -> None:
+    body = {"Predicates": [{"Field": "Email", "Operator": "Equals", "Value": "ada@example.com"}]}
+    with pytest.raises(ApiError) as raised:
+        client.raw_rest("customer-management", "POST", cm.SEARCH_USER_INVITATIONS.path, body)
+    assert raised.value.codes == [3030]

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from bingbridge.api import campaign_management as cm
-from bingbridge.api.campaign_management import CampaignManagement, ItemResult
+from bingbridge.api.campaign_management import CampaignManagement, ItemResult, add_conversion_goals_request
 from bingbridge.api.client import BingAdsClient
 from bingbridge.api.models import campaign as m
 from bingbridge.auth.tokens import MemoryTokenStore, TokenSet
@@ -327,6 +327,65 @@ def test_goal_breaking_a_rule_is_refused_at_its_index_and_the_others_are_added(
     assert batch(answer) == [(1, code, symbol, f"ConversionGoals[1].{member}")]
     assert answer["PartialErrors"][0]["Type"] == "BatchError"
     assert {g.goal.name for g in world.state.campaign.goals.values()} == {"Good goal", "Also good"}
+
+
+CUSTOMER_FIXED = {"Scope": "Customer", "Revenue": {"Type": "FixedValue", "Value": 2}}
+NO_CURRENCY_GOALS = [
+    pytest.param({"Type": "AppInstall", "AppStoreId": "com.x", **CUSTOMER_FIXED}, id="app-install"),
+    pytest.param({**DURATION, **CUSTOMER_FIXED}, id="duration"),
+    pytest.param({"Type": "PagesViewedPerVisit", "TagId": TAG, "MinimumPagesViewed": 3, **CUSTOMER_FIXED}, id="pages"),
+    pytest.param({**OFFLINE, "Revenue": {"Type": "VariableValue"}}, id="variable-without-value"),
+]
+
+
+@pytest.mark.parametrize("goal", NO_CURRENCY_GOALS)
+def test_goals_that_need_no_revenue_currency_are_added_without_one(
+    goal: dict[str, Any], client: BingAdsClient, service: CampaignManagement
+) -> None:
+    tag = str(add_tag(service).id)
+    goal = {k: tag if v == TAG else v for k, v in goal.items()} | {"Name": "G"}
+    answer = raw(client, "AddConversionGoals", {"ConversionGoals": [goal]})
+    assert batch(answer) == [] and answer["ConversionGoalIds"][0]
+
+
+REVENUE_CASES = [
+    (goal, scope, m.ConversionGoalRevenue(type=kind, value=value, currency_code=currency))
+    for goal in (m.OfflineConversionGoal, m.UrlGoal, m.DurationGoal, m.AppInstallGoal)
+    for scope in ("Account", "Customer")
+    for kind in ("FixedValue", "VariableValue", "NoValue")
+    for value in (None, 0.0, 5.0, -1.0)
+    for currency in (None, "USD")
+]
+
+
+def _valid_goal(goal_type: type[m.ConversionGoal], scope: str, tag_id: int, revenue: m.ConversionGoalRevenue) -> Any:
+    members: dict[str, Any] = {"name": f"G {uuid.uuid4().hex[:8]}", "scope": scope, "revenue": revenue}
+    if goal_type is m.UrlGoal:
+        members |= {"tag_id": tag_id, "url_expression": "thanks", "url_operator": "Contains"}
+    if goal_type is m.DurationGoal:
+        members |= {"tag_id": tag_id, "minimum_duration_in_seconds": 30}
+    if goal_type is m.AppInstallGoal:
+        members |= {"app_store_id": "com.x"}
+    return goal_type(**members)
+
+
+def test_client_and_emulator_hold_the_same_revenue_rules(client: BingAdsClient, service: CampaignManagement) -> None:
+    tag = add_tag(service).id
+    assert tag is not None
+    disagreements = []
+    for goal_type, scope, revenue in REVENUE_CASES:
+        goal = _valid_goal(goal_type, scope, tag, revenue)
+        if goal_type is m.AppInstallGoal and scope == "Account":
+            continue  # refused for its scope (5348), whatever the revenue
+        try:
+            add_conversion_goals_request([goal])
+            client_accepts = True
+        except ValidationError:
+            client_accepts = False
+        answer = raw(client, "AddConversionGoals", m.AddConversionGoalsRequest(conversion_goals=[goal]).to_wire())
+        if client_accepts != (batch(answer) == []):
+            disagreements.append((goal_type.__name__, scope, revenue, batch(answer)))
+    assert disagreements == []
 
 
 def test_every_goal_sharing_a_name_within_a_request_is_refused_5316(client: BingAdsClient) -> None:

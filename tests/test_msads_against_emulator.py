@@ -107,6 +107,25 @@ REQUESTS: dict[str, Callable[[ModuleType, EmulatorState], Any]] = {
         )
     ),
     "GetUser": lambda m, state: m.GetUserRequest(),
+    "UpdateClientLinks": lambda m, state: m.UpdateClientLinksRequest(
+        ClientLinks=[
+            m.ClientLink(
+                Type=link.type,
+                ClientEntityId=str(link.client_entity_id),
+                ManagingCustomerId=str(link.managing_customer_id),
+                Status="LinkCanceled",
+                Timestamp=link.timestamp,
+            )
+            for link in state.world.client_links
+            if link.status == "LinkPending"
+        ]
+    ),
+    "GetCustomerPilotFeatures": lambda m, state: m.GetCustomerPilotFeaturesRequest(
+        CustomerId=str(home_customer(state))
+    ),
+    "SearchUserInvitations": lambda m, state: m.SearchUserInvitationsRequest(
+        Predicates=[m.Predicate(Field="CustomerId", Operator="Equals", Value=str(home_customer(state)))]
+    ),
 }
 
 
@@ -245,6 +264,36 @@ def test_add_client_links_reads_index_aligned_partial_errors(
         "LinkPending",
         "Coho Winery search",
     )
+
+
+def test_add_client_links_answers_partial_errors_when_every_link_succeeds(
+    service: Any, models: ModuleType, bingads_emulator: RunningEmulator
+) -> None:
+    request = REQUESTS["AddClientLinks"](models, bingads_emulator.state)
+    request.client_links = request.client_links[:1]
+    answer = service.add_client_links_with_http_info(request)
+    assert json.loads(answer.raw_data)["PartialErrors"] == [None]
+    assert answer.data.partial_errors == [None]
+
+
+def test_update_client_links_cancels_the_pending_link(
+    service: Any, models: ModuleType, bingads_emulator: RunningEmulator
+) -> None:
+    state = bingads_emulator.state
+    pending = [i for i, link in enumerate(state.world.client_links) if link.status == "LinkPending"]
+    answer = call(service, models, state, "UpdateClientLinks")
+    assert answer.partial_errors == [None] * len(pending)
+    assert {state.world.client_links[i].status for i in pending} == {"LinkCanceled"}
+
+
+def test_pilot_features_and_invitations_read_back(
+    service: Any, models: ModuleType, bingads_emulator: RunningEmulator
+) -> None:
+    state = bingads_emulator.state
+    assert call(service, models, state, "GetCustomerPilotFeatures").feature_pilot_flags == [574]
+    invitation_id = int(call(service, models, state, "SendUserInvitation").user_invitation_id)
+    (found,) = call(service, models, state, "SearchUserInvitations").user_invitations
+    assert (int(found.id), found.email, found.lcid) == (invitation_id, "grace.hopper@example.com", "EnglishUS")
 
 
 def test_send_user_invitation_reads_the_new_invitation_id(

@@ -200,6 +200,24 @@ CASES: list[Any] = [
             account_ids=[ACCOUNT],
         )
     )),
+    # ---- UpdateClientLinks ----
+    _case("UpdateClientLinks", "accept-an-account-link", lambda s: s.update_client_links([
+        ClientLink(
+            type="AccountLink", client_entity_id=ACCOUNT, managing_customer_id=AGENCY, status="LinkAccepted",
+            timestamp="AAAAAAAPQkA=", start_date=START, is_bill_to_client=False, suppress_notification=True,
+        )
+    ])),
+    _case("UpdateClientLinks", "cancel-two", lambda s: s.update_client_links([
+        ClientLink(client_entity_id=ACCOUNT, managing_customer_id=AGENCY, status="LinkCanceled", timestamp="AQ=="),
+        ClientLink(
+            type="CustomerLink", client_entity_id=CLIENT_CUSTOMER, managing_customer_id=AGENCY,
+            status="LinkCanceled", timestamp="Ag==", customer_link_permission="Standard",
+        ),
+    ])),
+    # ---- GetCustomerPilotFeatures ----
+    _case("GetCustomerPilotFeatures", "agency", lambda s: s.get_customer_pilot_features(AGENCY)),
+    # ---- SearchUserInvitations ----
+    _case("SearchUserInvitations", "by-customer", lambda s: s.search_user_invitations(AGENCY)),
     # ---- GetUser ----
     _case("GetUser", "signed-in-user", lambda s: s.get_user()),
     _case("GetUser", "by-id", lambda s: s.get_user(USER)),

@@ -7,18 +7,23 @@ import sys
 
 import httpx
 import pytest
+from lxml import etree
 
 from bingbridge.api.client import BingAdsClient
+from bingbridge.api.customer_management import OPERATIONS
 from bingbridge.api.wire import CallContext, read_soap_reply
 from bingbridge.auth.tokens import MemoryTokenStore
 from bingbridge.emulator.server import RunningEmulator
 from bingbridge.errors import AuthenticationError, PermissionDeniedError
 from bingbridge.settings import Settings
 from tests.conftest import cli_env
+from tests.soap_reader import read_answer
 from tests.soap_schema import validate_envelope
 
 CM = "https://bingads.microsoft.com/Customer/v13"
 ENT = "https://bingads.microsoft.com/Customer/v13/Entities"
+CM_EXCEPTION = "https://bingads.microsoft.com/Customer/v13/Exception"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
 
 def bodies(customer: int, account: int) -> dict[str, str]:
@@ -51,7 +56,21 @@ def bodies(customer: int, account: int) -> dict[str, str]:
         f"<e:Email>grace@example.com</e:Email><e:CustomerId>{customer}</e:CustomerId><e:RoleId>100</e:RoleId>"
         "<e:ExpirationDate>2026-12-31T00:00:00</e:ExpirationDate><e:Lcid>EnglishUS</e:Lcid>"
         "</UserInvitation></SendUserInvitationRequest>",
+        "GetCustomerPilotFeatures": f'<GetCustomerPilotFeaturesRequest xmlns="{CM}"><CustomerId>{customer}'
+        "</CustomerId></GetCustomerPilotFeaturesRequest>",
+        "SearchUserInvitations": f'<SearchUserInvitationsRequest xmlns="{CM}" xmlns:e="{ENT}"><Predicates>'
+        f"<e:Predicate><e:Field>CustomerId</e:Field><e:Operator>Equals</e:Operator><e:Value>{customer}</e:Value>"
+        "</e:Predicate></Predicates></SearchUserInvitationsRequest>",
+        # Cancels the link AddClientLinks made just before (its Timestamp is read from the emulator's state).
+        "UpdateClientLinks": f'<UpdateClientLinksRequest xmlns="{CM}" xmlns:e="{ENT}"><ClientLinks><e:ClientLink>'
+        f"<e:Type>AccountLink</e:Type><e:ClientEntityId>{account}</e:ClientEntityId>"
+        f"<e:ManagingCustomerId>{customer}</e:ManagingCustomerId><e:Status>LinkCanceled</e:Status>"
+        "<e:Timestamp>{timestamp}</e:Timestamp></e:ClientLink></ClientLinks></UpdateClientLinksRequest>",
     }
+
+
+def test_every_customer_management_operation_has_a_soap_body() -> None:
+    assert set(bodies(1, 2)) == {op.name for op in OPERATIONS}
 
 
 @pytest.fixture
@@ -76,14 +95,19 @@ def test_every_customer_management_operation_over_soap_is_schema_valid(
     free_account = next(a.id for a in world.accounts.values() if a.parent_customer_id == list(world.customers)[-1])
     assert free_account is not None
     for action, body in bodies(home, free_account).items():
+        if action == "UpdateClientLinks":
+            body = body.replace("{timestamp}", world.client_links[-1].timestamp or "")
         reply = client.raw_soap("customer-management", action, body)
         assert reply.body.split(">", 1)[0].endswith(f"{action}Response") or f"{action}Response" in reply.body[:200]
         assert reply.tracking_id
-    assert len(soap_log) == 9
-    for request, answer in soap_log:
+    assert len(soap_log) == len(bodies(home, free_account))
+    for (request, answer), action in zip(soap_log, bodies(home, free_account), strict=True):
         validate_envelope("customer-management", request)
-        validate_envelope("customer-management", answer)
-    assert world.client_links[-1].name == "SOAP link" and world.client_links[-1].status == "LinkPending"
+        assert read_answer("customer-management", answer, action) is not None
+    added = etree.fromstring(soap_log[list(bodies(home, free_account)).index("AddClientLinks")][1])
+    entries = added.findall(f".//{{{CM}}}PartialErrors/{{{CM_EXCEPTION}}}ArrayOfOperationError")
+    assert [entry.get(f"{{{XSI}}}nil") for entry in entries] == ["true"]  # one link, added: one nil entry
+    assert world.client_links[-1].name == "SOAP link" and world.client_links[-1].status == "LinkCanceled"
 
 
 def test_soap_fault_for_a_stranger_customer_raises_with_tracking_id(

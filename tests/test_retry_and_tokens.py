@@ -49,6 +49,7 @@ def test_throttled_error_surfaces_after_max_retries(client: BingAdsClient, binga
 def test_expired_access_token_is_refreshed_once_and_the_rotation_persisted(
     client: BingAdsClient, bingads_emulator: RunningEmulator, bingads_settings: Settings
 ) -> None:
+    bingads_emulator.config.revoke_used_refresh_tokens = True
     client.customer_management.get_user()
     first = client.tokens.tokens
     assert first is not None
@@ -56,7 +57,7 @@ def test_expired_access_token_is_refreshed_once_and_the_rotation_persisted(
     assert client.customer_management.get_user().user is not None
     stored = FileTokenStore(bingads_settings.token_file).load(client.tokens.key)
     assert stored is not None and stored.refresh_token != first.refresh_token
-    assert first.refresh_token not in bingads_emulator.state.refresh_tokens  # the emulator rotated it away
+    assert first.refresh_token not in bingads_emulator.state.refresh_tokens  # revoked on use, as configured
     assert stat.S_IMODE(os.stat(bingads_settings.token_file).st_mode) == 0o600
 
 

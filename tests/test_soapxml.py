@@ -26,6 +26,8 @@ from bingbridge.api.models.customer import (
     CustomerRole,
     GetAccountsInfoRequest,
     GetAccountsInfoResponse,
+    GetCustomerPilotFeaturesRequest,
+    GetCustomerPilotFeaturesResponse,
     GetCustomerRequest,
     GetCustomerResponse,
     GetCustomersInfoRequest,
@@ -43,8 +45,12 @@ from bingbridge.api.models.customer import (
     SearchAccountsResponse,
     SearchClientLinksRequest,
     SearchClientLinksResponse,
+    SearchUserInvitationsRequest,
+    SearchUserInvitationsResponse,
     SendUserInvitationRequest,
     SendUserInvitationResponse,
+    UpdateClientLinksRequest,
+    UpdateClientLinksResponse,
     User,
     UserInvitation,
 )
@@ -68,6 +74,7 @@ from bingbridge.emulator.soapxml import (
     soap_response,
 )
 from bingbridge.errors import ApiError, AuthenticationError
+from tests.soap_reader import read_answer
 from tests.soap_schema import validate_element, validate_envelope
 
 FIXTURES = Path(__file__).parent / "fixtures" / "soap"
@@ -206,6 +213,16 @@ ROLES = [
     CustomerRole(role_id=100, customer_id=444000),
 ]
 ERROR = OperationError(code=1100, details="ClientEntityId", message="The client link is not valid.")
+INVITATION = UserInvitation(
+    id=77001,
+    first_name="Grace",
+    last_name="Hopper",
+    email="grace@contoso.example",
+    customer_id=222000,
+    role_id=203,
+    expiration_date=WHEN,
+    lcid="EnglishUS",
+)
 
 RESPONSES: dict[str, WireModel] = {
     "AddClientLinks": AddClientLinksResponse(
@@ -213,9 +230,21 @@ RESPONSES: dict[str, WireModel] = {
         partial_errors=[None, [ERROR, OperationError(code=1101, message="Duplicate link.")], None],
     ),
     "SearchClientLinks": SearchClientLinksResponse(
-        client_links=[CLIENT_LINK, ClientLink(type="CustomerLink", client_entity_id=222001, status="Active")]
+        client_links=[
+            CLIENT_LINK,
+            ClientLink(
+                type="CustomerLink",
+                client_entity_id=222001,
+                status="Active",
+                suppress_notification=True,
+                last_modified_date_time=WHEN,
+                last_modified_by_user_id=5550001,
+            ),
+        ]
     ),
-    "SearchAccounts": SearchAccountsResponse(accounts=[ACCOUNT, AdvertiserAccount(id=180012346, name="B")]),
+    "SearchAccounts": SearchAccountsResponse(
+        accounts=[ACCOUNT, AdvertiserAccount(id=180012346, name="B", parent_customer_id=222000)]
+    ),
     "GetAccountsInfo": GetAccountsInfoResponse(
         accounts_info=[
             AccountInfo(id=180012345, name="Contoso Search", number="F12345XY", account_life_cycle_status="Active"),
@@ -232,6 +261,9 @@ RESPONSES: dict[str, WireModel] = {
     ),
     "SendUserInvitation": SendUserInvitationResponse(user_invitation_id=77001),
     "GetUser": GetUserResponse(user=USER, customer_roles=ROLES),
+    "UpdateClientLinks": UpdateClientLinksResponse(partial_errors=[None, [ERROR]]),
+    "GetCustomerPilotFeatures": GetCustomerPilotFeaturesResponse(feature_pilot_flags=[574, 268]),
+    "SearchUserInvitations": SearchUserInvitationsResponse(user_invitations=[INVITATION]),
 }
 
 REQUESTS: dict[str, WireModel] = {
@@ -268,6 +300,13 @@ REQUESTS: dict[str, WireModel] = {
         )
     ),
     "GetUser": GetUserRequest(user_id=5550001),
+    "UpdateClientLinks": UpdateClientLinksRequest(
+        client_links=[CLIENT_LINK.model_copy(update={"status": "LinkAccepted"})]
+    ),
+    "GetCustomerPilotFeatures": GetCustomerPilotFeaturesRequest(customer_id=222000),
+    "SearchUserInvitations": SearchUserInvitationsRequest(
+        predicates=[Predicate(field="CustomerId", operator="Equals", value="222000")]
+    ),
 }
 
 # One real operation per service, its body written by hand.
@@ -332,6 +371,20 @@ def test_response_envelope_is_schema_valid(op: str) -> None:
 def test_response_reads_back_as_the_same_model(op: str) -> None:
     response = RESPONSES[op]
     assert element_to_model(body_of(soap_response(CM_NS, op, response, TRACKING_ID)), type(response)) == response
+
+
+@pytest.mark.parametrize("op", RESPONSES)
+def test_response_carries_every_member_for_a_wsdl_built_client(op: str) -> None:
+    assert read_answer(CM, soap_response(CM_NS, op, RESPONSES[op], TRACKING_ID), op) is not None
+
+
+def test_a_null_member_of_an_answer_is_nil() -> None:
+    envelope = soap_response(CM_NS, "GetCustomer", GetCustomerResponse(customer=Customer(id=1)), TRACKING_ID)
+    customer = body_of(envelope).find(f"{{{CM_NS}}}Customer")
+    assert customer is not None
+    address = customer.find(f"{{{CUSTOMER_ENTITIES_NS}}}CustomerAddress")
+    assert address is not None and address.get(f"{{{XSI_NS}}}nil") == "true"
+    assert len(customer) == len(Customer.model_fields)
 
 
 def test_partial_errors_keep_one_nillable_entry_per_requested_link() -> None:

@@ -101,6 +101,11 @@ def customer_management_steps(emulator: RunningEmulator, settings: Settings, say
             ]
         )
         say("AddClientLinks: " + "; ".join("ok" if r.ok else f"rejected: {r.errors[0]}" for r in results))
+        added = [unlinked[-1].id or 0]
+        pending = service.search_client_links(cm.status_change_predicates(added, False, home))
+        (cancelled,) = service.update_client_links(cm.links_to_change(pending, added, "LinkCanceled"))
+        say(f"UpdateClientLinks: the demo link cancelled ({'ok' if cancelled.ok else cancelled.errors[0]})")
+        say(f"GetCustomerPilotFeatures: {service.get_customer_pilot_features(home)}")
         invitation_id = service.send_user_invitation(
             UserInvitation(
                 first_name="Grace",
@@ -111,6 +116,8 @@ def customer_management_steps(emulator: RunningEmulator, settings: Settings, say
             )
         )
         say(f"SendUserInvitation: invitation {invitation_id}")
+        pending_invitations = service.search_user_invitations(home)
+        say(f"SearchUserInvitations: {[(i.id, i.email) for i in pending_invitations]}")
         raw = client.raw_rest("customer-management", "POST", "/CustomerManagement/v13/User/Query", {"UserId": None})
         say(f"raw REST POST /CustomerManagement/v13/User/Query: HTTP {raw.status}, TrackingId {raw.tracking_id}")
         soap = client.raw_soap("customer-management", "GetUser", GET_USER_SOAP)

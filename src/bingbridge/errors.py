@@ -123,10 +123,12 @@ class OAuthError(BingBridgeError):
 
 
 def _oauth_hint(error: str, description: str) -> str:
+    if "AADSTS7000218" in description:
+        return "The app needs its client secret; set BINGBRIDGE_CLIENT_SECRET."
     if error == "invalid_client" or "AADSTS7000215" in description:
         return "The client secret is wrong or expired (BINGBRIDGE_CLIENT_SECRET)."
     if error == "invalid_grant":
-        return "The refresh token was revoked, expired or already used; run `bingbridge auth login`."
+        return "The refresh token was revoked or expired; run `bingbridge auth login`."
     if error == "unauthorized_client" or "AADSTS700016" in description:
         return "The client id is unknown to the tenant (BINGBRIDGE_CLIENT_ID, BINGBRIDGE_TENANT)."
     return "Check the OAuth settings (client id, client secret, tenant, redirect URI)."

@@ -8,75 +8,43 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
+from bingbridge.api.calls import AsyncService, Call, SyncService, answer, operation
+from bingbridge.api.goal_revenue import default_scope, revenue_problem
 from bingbridge.api.models import campaign as m
 from bingbridge.api.models.base import WireResponse
-from bingbridge.api.operations import Operation, Req, Resp
+from bingbridge.api.operations import OperationTable
 from bingbridge.errors import ErrorDetail, FieldProblem, ValidationError
 
-if TYPE_CHECKING:
-    from bingbridge.api.client import BingAdsClient
-
-_CAMPAIGN = "campaign-management"
-_BASE = "/CampaignManagement/v13"
-
-
-def _op(name: str, method: str, path: str, request: type[Req], response: type[Resp]) -> Operation[Req, Resp]:
-    return Operation(_CAMPAIGN, name, method, _BASE + path, request, response, needs_account=True)
-
-
-ADD_CONVERSION_GOALS = _op(
-    "AddConversionGoals", "POST", "/ConversionGoals", m.AddConversionGoalsRequest, m.AddConversionGoalsResponse
+OPERATIONS = OperationTable("campaign-management", "/CampaignManagement/v13", needs_account=True)
+ADD_CONVERSION_GOALS = OPERATIONS.add(
+    "POST", "/ConversionGoals", m.AddConversionGoalsRequest, m.AddConversionGoalsResponse
 )
-UPDATE_CONVERSION_GOALS = _op(
-    "UpdateConversionGoals", "PUT", "/ConversionGoals", m.UpdateConversionGoalsRequest, m.UpdateConversionGoalsResponse
+UPDATE_CONVERSION_GOALS = OPERATIONS.add(
+    "PUT", "/ConversionGoals", m.UpdateConversionGoalsRequest, m.UpdateConversionGoalsResponse
 )
-GET_CONVERSION_GOALS_BY_IDS = _op(
-    "GetConversionGoalsByIds",
-    "POST",
-    "/ConversionGoals/QueryByIds",
-    m.GetConversionGoalsByIdsRequest,
-    m.GetConversionGoalsByIdsResponse,
+GET_CONVERSION_GOALS_BY_IDS = OPERATIONS.add(
+    "POST", "/ConversionGoals/QueryByIds", m.GetConversionGoalsByIdsRequest, m.GetConversionGoalsByIdsResponse
 )
-GET_CONVERSION_GOALS_BY_TAG_IDS = _op(
-    "GetConversionGoalsByTagIds",
+GET_CONVERSION_GOALS_BY_TAG_IDS = OPERATIONS.add(
     "POST",
     "/ConversionGoals/QueryByTagIds",
     m.GetConversionGoalsByTagIdsRequest,
     m.GetConversionGoalsByTagIdsResponse,
 )
-APPLY_OFFLINE_CONVERSIONS = _op(
-    "ApplyOfflineConversions",
-    "POST",
-    "/OfflineConversions/Apply",
-    m.ApplyOfflineConversionsRequest,
-    m.ApplyOfflineConversionsResponse,
+APPLY_OFFLINE_CONVERSIONS = OPERATIONS.add(
+    "POST", "/OfflineConversions/Apply", m.ApplyOfflineConversionsRequest, m.ApplyOfflineConversionsResponse
 )
-APPLY_OFFLINE_CONVERSION_ADJUSTMENTS = _op(
-    "ApplyOfflineConversionAdjustments",
+APPLY_OFFLINE_CONVERSION_ADJUSTMENTS = OPERATIONS.add(
     "POST",
     "/OfflineConversionAdjustments/Apply",
     m.ApplyOfflineConversionAdjustmentsRequest,
     m.ApplyOfflineConversionAdjustmentsResponse,
 )
-ADD_UET_TAGS = _op("AddUetTags", "POST", "/UetTags", m.AddUetTagsRequest, m.AddUetTagsResponse)
-UPDATE_UET_TAGS = _op("UpdateUetTags", "PUT", "/UetTags", m.UpdateUetTagsRequest, m.UpdateUetTagsResponse)
-GET_UET_TAGS_BY_IDS = _op(
-    "GetUetTagsByIds", "POST", "/UetTags/QueryByIds", m.GetUetTagsByIdsRequest, m.GetUetTagsByIdsResponse
-)
-
-OPERATIONS: tuple[Operation[Any, Any], ...] = (
-    ADD_CONVERSION_GOALS,
-    UPDATE_CONVERSION_GOALS,
-    GET_CONVERSION_GOALS_BY_IDS,
-    GET_CONVERSION_GOALS_BY_TAG_IDS,
-    APPLY_OFFLINE_CONVERSIONS,
-    APPLY_OFFLINE_CONVERSION_ADJUSTMENTS,
-    ADD_UET_TAGS,
-    UPDATE_UET_TAGS,
-    GET_UET_TAGS_BY_IDS,
-)
+ADD_UET_TAGS = OPERATIONS.add("POST", "/UetTags", m.AddUetTagsRequest, m.AddUetTagsResponse)
+UPDATE_UET_TAGS = OPERATIONS.add("PUT", "/UetTags", m.UpdateUetTagsRequest, m.UpdateUetTagsResponse)
+GET_UET_TAGS_BY_IDS = OPERATIONS.add("POST", "/UetTags/QueryByIds", m.GetUetTagsByIdsRequest, m.GetUetTagsByIdsResponse)
 
 MAX_GOALS_PER_CALL = 100
 MAX_TAGS_PER_CALL = 100
@@ -168,12 +136,10 @@ def _goal_problems(goal: m.ConversionGoal, where: str, *, adding: bool) -> list[
                 f"{where}.view_through_conversion_window_in_minutes", f"must be 1..{MAX_VIEW_THROUGH_WINDOW} minutes"
             )
         )
-    revenue = goal.revenue
+    scope = goal.scope or (default_scope(goal.type) if adding else None)
+    revenue = revenue_problem(goal.type, scope, goal.revenue)
     if revenue is not None:
-        if revenue.type in ("FixedValue", "VariableValue") and (revenue.value is None or revenue.value < 0):
-            problems.append(FieldProblem(f"{where}.revenue.value", f"{revenue.type} needs a value of 0 or more"))
-        if revenue.type == "NoValue" and revenue.value:
-            problems.append(FieldProblem(f"{where}.revenue.value", "must be empty for NoValue"))
+        problems.append(FieldProblem(f"{where}.revenue.{revenue.member}", revenue.message))
     problems += _subtype_problems(goal, where, adding=adding)
     return problems
 
@@ -277,35 +243,36 @@ def uet_tags_problems(tags: Sequence[m.UetTag], *, adding: bool) -> list[FieldPr
     return problems
 
 
-class CampaignManagement:
-    """Typed conversion-related Campaign Management operations, `client.campaign_management`.
+class _CampaignManagementCalls:
+    """The typed conversion calls, described once for both clients.
 
     Every call acts for the account in BINGBRIDGE_ACCOUNT_ID unless `account_id` is given.
     """
 
-    def __init__(self, client: BingAdsClient) -> None:
-        self._client = client
-
-    def _call(self, op: Operation[Req, Resp], request: Req, account_id: int | None) -> Resp:
-        if account_id is None:
-            return self._client.call(op, request)
-        return self._client.call(op, request, account_id=account_id)
-
+    @operation
     def add_conversion_goals(
         self, goals: Sequence[m.ConversionGoal], *, account_id: int | None = None
-    ) -> list[ItemResult[int]]:
+    ) -> Call[list[ItemResult[int]]]:
         """Create goals (offline goals get the seed's defaults); the id of each, or why it was refused."""
         request = add_conversion_goals_request(goals)
-        answer = self._call(ADD_CONVERSION_GOALS, request, account_id)
-        return per_item(len(goals), answer, answer.partial_errors, answer.conversion_goal_ids or [])
+        return Call.of(
+            ADD_CONVERSION_GOALS,
+            request,
+            lambda r: per_item(len(goals), r, r.partial_errors, r.conversion_goal_ids or []),
+            account_id=account_id,
+        )
 
+    @operation
     def update_conversion_goals(
         self, goals: Sequence[m.ConversionGoal], *, account_id: int | None = None
-    ) -> list[ItemResult[None]]:
+    ) -> Call[list[ItemResult[None]]]:
         """Partial update: only the members you set change."""
-        answer = self._call(UPDATE_CONVERSION_GOALS, update_conversion_goals_request(goals), account_id)
-        return per_item(len(goals), answer, answer.partial_errors)
+        request = update_conversion_goals_request(goals)
+        return Call.of(
+            UPDATE_CONVERSION_GOALS, request, lambda r: per_item(len(goals), r, r.partial_errors), account_id=account_id
+        )
 
+    @operation
     def get_conversion_goals(
         self,
         types: Sequence[str] = m.GOAL_TYPES,
@@ -313,7 +280,7 @@ class CampaignManagement:
         *,
         additional_fields: Sequence[str] | None = None,
         account_id: int | None = None,
-    ) -> m.GetConversionGoalsByIdsResponse:
+    ) -> Call[m.GetConversionGoalsByIdsResponse]:
         """Goals by id (None where an id is unknown), or every goal of `types` when `ids` is None."""
         problems = goal_types_problem(types)
         if ids is not None and len(ids) > MAX_GOALS_PER_CALL:
@@ -324,59 +291,96 @@ class CampaignManagement:
             conversion_goal_types=list(types),
             return_additional_fields=list(additional_fields) if additional_fields else None,
         )
-        return self._call(GET_CONVERSION_GOALS_BY_IDS, request, account_id)
+        return Call.of(GET_CONVERSION_GOALS_BY_IDS, request, answer, account_id=account_id)
 
+    @operation
     def get_conversion_goals_by_tag_ids(
         self,
         tag_ids: Sequence[int],
         types: Sequence[str] = m.GOAL_TYPES,
         *,
         account_id: int | None = None,
-    ) -> m.GetConversionGoalsByTagIdsResponse:
+    ) -> Call[m.GetConversionGoalsByTagIdsResponse]:
+        """The goals of `types` measured by these UET tags."""
         problems = goal_types_problem(types)
         if not tag_ids:
             problems.append(FieldProblem("tag_ids", "give at least one UET tag id"))
         _check(problems, GET_CONVERSION_GOALS_BY_TAG_IDS.name)
         request = m.GetConversionGoalsByTagIdsRequest(tag_ids=list(tag_ids), conversion_goal_types=list(types))
-        return self._call(GET_CONVERSION_GOALS_BY_TAG_IDS, request, account_id)
+        return Call.of(GET_CONVERSION_GOALS_BY_TAG_IDS, request, answer, account_id=account_id)
 
-    def add_uet_tags(self, tags: Sequence[m.UetTag], *, account_id: int | None = None) -> list[ItemResult[m.UetTag]]:
+    @operation
+    def add_uet_tags(
+        self, tags: Sequence[m.UetTag], *, account_id: int | None = None
+    ) -> Call[list[ItemResult[m.UetTag]]]:
         """Create tags; each result carries the new tag with its id, tracking script and status."""
         _check(uet_tags_problems(tags, adding=True), ADD_UET_TAGS.name)
-        answer = self._call(ADD_UET_TAGS, m.AddUetTagsRequest(uet_tags=list(tags)), account_id)
-        return per_item(len(tags), answer, answer.partial_errors, answer.uet_tags or [])
+        return Call.of(
+            ADD_UET_TAGS,
+            m.AddUetTagsRequest(uet_tags=list(tags)),
+            lambda r: per_item(len(tags), r, r.partial_errors, r.uet_tags or []),
+            account_id=account_id,
+        )
 
-    def update_uet_tags(self, tags: Sequence[m.UetTag], *, account_id: int | None = None) -> list[ItemResult[None]]:
+    @operation
+    def update_uet_tags(
+        self, tags: Sequence[m.UetTag], *, account_id: int | None = None
+    ) -> Call[list[ItemResult[None]]]:
+        """Rename or describe tags; only the members you set change."""
         _check(uet_tags_problems(tags, adding=False), UPDATE_UET_TAGS.name)
-        answer = self._call(UPDATE_UET_TAGS, m.UpdateUetTagsRequest(uet_tags=list(tags)), account_id)
-        return per_item(len(tags), answer, answer.partial_errors)
+        return Call.of(
+            UPDATE_UET_TAGS,
+            m.UpdateUetTagsRequest(uet_tags=list(tags)),
+            lambda r: per_item(len(tags), r, r.partial_errors),
+            account_id=account_id,
+        )
 
+    @operation
     def get_uet_tags(
         self, ids: Sequence[int] | None = None, *, account_id: int | None = None
-    ) -> m.GetUetTagsByIdsResponse:
+    ) -> Call[m.GetUetTagsByIdsResponse]:
         """Tags by id (None where unknown), or all of the customer's tags when `ids` is None."""
         if ids is not None and len(ids) > MAX_TAGS_PER_CALL:
             _check([FieldProblem("ids", f"at most {MAX_TAGS_PER_CALL} ids per call")], GET_UET_TAGS_BY_IDS.name)
         request = m.GetUetTagsByIdsRequest(tag_ids=list(ids) if ids is not None else None)
-        return self._call(GET_UET_TAGS_BY_IDS, request, account_id)
+        return Call.of(GET_UET_TAGS_BY_IDS, request, answer, account_id=account_id)
 
+    @operation
     def apply_offline_conversions(
         self, conversions: Sequence[m.OfflineConversion], *, account_id: int | None = None
-    ) -> list[ItemResult[None]]:
+    ) -> Call[list[ItemResult[None]]]:
         """One call of up to 1,000 conversions. For files and larger lists use `bingbridge.conversions.upload`."""
         problems: list[FieldProblem] = []
         _count(conversions, MAX_CONVERSIONS_PER_CALL, "offline_conversions", problems)
         _check(problems, APPLY_OFFLINE_CONVERSIONS.name)
         request = m.ApplyOfflineConversionsRequest(offline_conversions=list(conversions))
-        answer = self._call(APPLY_OFFLINE_CONVERSIONS, request, account_id)
-        return per_item(len(conversions), answer, answer.partial_errors)
+        return Call.of(
+            APPLY_OFFLINE_CONVERSIONS,
+            request,
+            lambda r: per_item(len(conversions), r, r.partial_errors),
+            account_id=account_id,
+        )
 
+    @operation
     def apply_offline_conversion_adjustments(
         self, adjustments: Sequence[m.OfflineConversionAdjustment], *, account_id: int | None = None
-    ) -> list[ItemResult[None]]:
+    ) -> Call[list[ItemResult[None]]]:
+        """Restate or retract up to 1,000 uploaded offline conversions in one call."""
         problems: list[FieldProblem] = []
         _count(adjustments, MAX_CONVERSIONS_PER_CALL, "offline_conversion_adjustments", problems)
         _check(problems, APPLY_OFFLINE_CONVERSION_ADJUSTMENTS.name)
         request = m.ApplyOfflineConversionAdjustmentsRequest(offline_conversion_adjustments=list(adjustments))
-        answer = self._call(APPLY_OFFLINE_CONVERSION_ADJUSTMENTS, request, account_id)
-        return per_item(len(adjustments), answer, answer.partial_errors)
+        return Call.of(
+            APPLY_OFFLINE_CONVERSION_ADJUSTMENTS,
+            request,
+            lambda r: per_item(len(adjustments), r, r.partial_errors),
+            account_id=account_id,
+        )
+
+
+class CampaignManagement(_CampaignManagementCalls, SyncService):
+    """Typed conversion-related Campaign Management operations, `client.campaign_management`."""
+
+
+class AsyncCampaignManagement(_CampaignManagementCalls, AsyncService):
+    """Typed conversion-related Campaign Management operations for AsyncBingAdsClient."""

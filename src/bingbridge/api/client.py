@@ -1,7 +1,9 @@
 """The client: one httpx connection pool, OAuth tokens, the retry policy and a generic `call()`.
 
 `BingAdsClient` is synchronous, `AsyncBingAdsClient` asynchronous; both take an injected httpx client, which is
-the only seam to the network (tests point it at the emulator or swap its transport).
+the only seam to the network (tests point it at the emulator or swap its transport). Every call is described
+once as an `Exchange` (build the request, read the answer); the two clients differ only in `_send`, the loop
+that sends an exchange with the retry policy.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
+from bingbridge.api.calls import DEFAULT, Call, answer
 from bingbridge.api.operations import Operation, Req, Resp
 from bingbridge.api.retry import next_step
 from bingbridge.api.services import get_service
@@ -29,16 +32,15 @@ from bingbridge.api.wire import (
 )
 from bingbridge.auth.oauth import TokenManager
 from bingbridge.auth.tokens import FileTokenStore, TokenStore
-from bingbridge.errors import ApiError, RetriableError
+from bingbridge.errors import ApiError, ConfigurationError, RetriableError
 from bingbridge.settings import Settings
 
 if TYPE_CHECKING:
-    from bingbridge.api.campaign_management import CampaignManagement
+    from bingbridge.api.campaign_management import AsyncCampaignManagement, CampaignManagement
     from bingbridge.api.customer_management import AsyncCustomerManagement, CustomerManagement
     from bingbridge.api.reporting import AsyncReporting, Reporting
 
 T = TypeVar("T")
-_UNSET: Any = object()
 
 
 @dataclass(frozen=True)
@@ -72,8 +74,8 @@ class _ClientBase:
         return CallContext(
             access_token=self.tokens.access_token(),
             developer_token=self.settings.require("developer_token").reveal(),
-            customer_id=self.settings.customer_id if customer_id is _UNSET else customer_id,
-            account_id=self.settings.account_id if account_id is _UNSET else account_id,
+            customer_id=self.settings.customer_id if customer_id is DEFAULT else customer_id,
+            account_id=self.settings.account_id if account_id is DEFAULT else account_id,
         )
 
     def _rest_url(self, service: str, path: str) -> str:
@@ -95,16 +97,22 @@ class _ClientBase:
             options["verify"] = False
         return options
 
-    def _rest_exchange(self, op: Operation[Req, Resp], request: Req) -> Exchange[Resp]:
+    def _call_exchange(self, call: Call[T]) -> Exchange[T]:
+        op = call.operation
+        account_id = self.settings.account_id if call.account_id is DEFAULT else call.account_id
+        if op.needs_account and account_id is None:
+            raise ConfigurationError(
+                f"missing setting account_id: {op.name} acts for an ad account", env_var="BINGBRIDGE_ACCOUNT_ID"
+            )
         url = self._rest_url(op.service, op.path)
-        body = request.to_wire()
+        body = call.request.to_wire()
 
-        def read(response: httpx.Response) -> Resp:
+        def read(response: httpx.Response) -> T:
             if not response.is_success:
                 raise rest_fault(op.name, response)
             result = op.response.model_validate(response.json())
             result._tracking_id = response.headers.get(TRACKING_HEADER)
-            return result
+            return call.read(result)
 
         return Exchange(op.name, lambda ctx: rest_request(op.method, url, body, ctx), read)
 
@@ -176,6 +184,7 @@ class BingAdsClient(_ClientBase):
         self.close()
 
     def close(self) -> None:
+        """Close the connection pool, unless it was handed in (then its owner closes it)."""
         if self._owns_http:
             self.http.close()
 
@@ -190,11 +199,16 @@ class BingAdsClient(_ClientBase):
         op: Operation[Req, Resp],
         request: Req,
         *,
-        customer_id: int | None = _UNSET,
-        account_id: int | None = _UNSET,
+        customer_id: int | None = DEFAULT,
+        account_id: int | None = DEFAULT,
     ) -> Resp:
         """Send one typed operation and return its typed response (partial errors included)."""
-        return self._send(self._rest_exchange(op, request), customer_id, account_id)
+        described: Call[Resp] = Call(op, request, answer, customer_id, account_id)
+        return self.run(described)
+
+    def run(self, call: Call[T]) -> T:
+        """Send a described call (what the services' methods build) and return its result."""
+        return self._send(self._call_exchange(call), call.customer_id, call.account_id)
 
     def raw_rest(
         self,
@@ -203,8 +217,8 @@ class BingAdsClient(_ClientBase):
         path: str,
         body: Any = None,
         *,
-        customer_id: int | None = _UNSET,
-        account_id: int | None = _UNSET,
+        customer_id: int | None = DEFAULT,
+        account_id: int | None = DEFAULT,
     ) -> RawReply:
         """Send any REST operation with a JSON body of your own; faults still raise ApiError."""
         return self._send(self._raw_rest_exchange(service, method, path, body), customer_id, account_id)
@@ -215,8 +229,8 @@ class BingAdsClient(_ClientBase):
         action: str,
         body_xml: str,
         *,
-        customer_id: int | None = _UNSET,
-        account_id: int | None = _UNSET,
+        customer_id: int | None = DEFAULT,
+        account_id: int | None = DEFAULT,
     ) -> SoapReply:
         """Wrap `body_xml` in an envelope with the service's headers, send it and return the reply body."""
         return self._send(self._soap_exchange(service, action, body_xml), customer_id, account_id)
@@ -270,6 +284,12 @@ class AsyncBingAdsClient(_ClientBase):
         return AsyncCustomerManagement(self)
 
     @cached_property
+    def campaign_management(self) -> AsyncCampaignManagement:
+        from bingbridge.api.campaign_management import AsyncCampaignManagement
+
+        return AsyncCampaignManagement(self)
+
+    @cached_property
     def reporting(self) -> AsyncReporting:
         from bingbridge.api.reporting import AsyncReporting
 
@@ -282,10 +302,12 @@ class AsyncBingAdsClient(_ClientBase):
         await self.aclose()
 
     async def aclose(self) -> None:
+        """Close the connection pool, unless it was handed in (then its owner closes it)."""
         if self._owns_http:
             await self.http.aclose()
 
     async def refresh_access_token(self) -> None:
+        """Redeem the refresh token now; the rotated refresh token is persisted."""
         url, form = self.tokens.refresh_form()
         response = await self.http.post(url, data=form)
         self.tokens.accept(response.status_code, response.content)
@@ -295,10 +317,16 @@ class AsyncBingAdsClient(_ClientBase):
         op: Operation[Req, Resp],
         request: Req,
         *,
-        customer_id: int | None = _UNSET,
-        account_id: int | None = _UNSET,
+        customer_id: int | None = DEFAULT,
+        account_id: int | None = DEFAULT,
     ) -> Resp:
-        return await self._send(self._rest_exchange(op, request), customer_id, account_id)
+        """Send one typed operation and return its typed response (partial errors included)."""
+        described: Call[Resp] = Call(op, request, answer, customer_id, account_id)
+        return await self.run(described)
+
+    async def run(self, call: Call[T]) -> T:
+        """Send a described call (what the services' methods build) and return its result."""
+        return await self._send(self._call_exchange(call), call.customer_id, call.account_id)
 
     async def raw_rest(
         self,
@@ -307,9 +335,10 @@ class AsyncBingAdsClient(_ClientBase):
         path: str,
         body: Any = None,
         *,
-        customer_id: int | None = _UNSET,
-        account_id: int | None = _UNSET,
+        customer_id: int | None = DEFAULT,
+        account_id: int | None = DEFAULT,
     ) -> RawReply:
+        """Send any REST operation with a JSON body of your own; faults still raise ApiError."""
         return await self._send(self._raw_rest_exchange(service, method, path, body), customer_id, account_id)
 
     async def raw_soap(
@@ -318,9 +347,10 @@ class AsyncBingAdsClient(_ClientBase):
         action: str,
         body_xml: str,
         *,
-        customer_id: int | None = _UNSET,
-        account_id: int | None = _UNSET,
+        customer_id: int | None = DEFAULT,
+        account_id: int | None = DEFAULT,
     ) -> SoapReply:
+        """Wrap `body_xml` in an envelope with the service's headers, send it and return the reply body."""
         return await self._send(self._soap_exchange(service, action, body_xml), customer_id, account_id)
 
     async def _send(self, exchange: Exchange[T], customer_id: int | None, account_id: int | None) -> T:

@@ -1,5 +1,8 @@
 """Customer Management: the operation table, input rules, and the typed service (sync and async).
 
+Each typed method describes its call once (`@operation`); `CustomerManagement` runs it on BingAdsClient and
+`AsyncCustomerManagement` on AsyncBingAdsClient.
+
 Limits and predicate rules come from Microsoft's docs as summarised in the protocol reference (2.1, 3.1, 3.2).
 """
 
@@ -8,85 +11,40 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
+from bingbridge.api.calls import AsyncService, Call, SyncService, answer, operation
 from bingbridge.api.models import customer as m
-from bingbridge.api.operations import Operation
+from bingbridge.api.operations import OperationTable
 from bingbridge.errors import ApiError, ErrorDetail, FieldProblem, ValidationError
 
-if TYPE_CHECKING:
-    from bingbridge.api.client import AsyncBingAdsClient, BingAdsClient
-
-_CM = "customer-management"
-_BASE = "/CustomerManagement/v13"
-
-ADD_CLIENT_LINKS = Operation(
-    _CM, "AddClientLinks", "POST", f"{_BASE}/ClientLinks", m.AddClientLinksRequest, m.AddClientLinksResponse
+OPERATIONS = OperationTable("customer-management", "/CustomerManagement/v13")
+ADD_CLIENT_LINKS = OPERATIONS.add("POST", "/ClientLinks", m.AddClientLinksRequest, m.AddClientLinksResponse)
+UPDATE_CLIENT_LINKS = OPERATIONS.add("PUT", "/ClientLinks", m.UpdateClientLinksRequest, m.UpdateClientLinksResponse)
+SEARCH_CLIENT_LINKS = OPERATIONS.add(
+    "POST", "/ClientLinks/Search", m.SearchClientLinksRequest, m.SearchClientLinksResponse
 )
-SEARCH_CLIENT_LINKS = Operation(
-    _CM,
-    "SearchClientLinks",
+SEARCH_ACCOUNTS = OPERATIONS.add("POST", "/Accounts/Search", m.SearchAccountsRequest, m.SearchAccountsResponse)
+GET_ACCOUNTS_INFO = OPERATIONS.add("POST", "/AccountsInfo/Query", m.GetAccountsInfoRequest, m.GetAccountsInfoResponse)
+GET_CUSTOMER = OPERATIONS.add("POST", "/Customer/Query", m.GetCustomerRequest, m.GetCustomerResponse)
+GET_CUSTOMERS_INFO = OPERATIONS.add(
+    "POST", "/CustomersInfo/Query", m.GetCustomersInfoRequest, m.GetCustomersInfoResponse
+)
+GET_LINKED_ACCOUNTS_AND_CUSTOMERS_INFO = OPERATIONS.add(
     "POST",
-    f"{_BASE}/ClientLinks/Search",
-    m.SearchClientLinksRequest,
-    m.SearchClientLinksResponse,
-)
-SEARCH_ACCOUNTS = Operation(
-    _CM,
-    "SearchAccounts",
-    "POST",
-    f"{_BASE}/Accounts/Search",
-    m.SearchAccountsRequest,
-    m.SearchAccountsResponse,
-)
-GET_ACCOUNTS_INFO = Operation(
-    _CM,
-    "GetAccountsInfo",
-    "POST",
-    f"{_BASE}/AccountsInfo/Query",
-    m.GetAccountsInfoRequest,
-    m.GetAccountsInfoResponse,
-)
-GET_CUSTOMER = Operation(
-    _CM, "GetCustomer", "POST", f"{_BASE}/Customer/Query", m.GetCustomerRequest, m.GetCustomerResponse
-)
-GET_CUSTOMERS_INFO = Operation(
-    _CM,
-    "GetCustomersInfo",
-    "POST",
-    f"{_BASE}/CustomersInfo/Query",
-    m.GetCustomersInfoRequest,
-    m.GetCustomersInfoResponse,
-)
-GET_LINKED_ACCOUNTS_AND_CUSTOMERS_INFO = Operation(
-    _CM,
-    "GetLinkedAccountsAndCustomersInfo",
-    "POST",
-    f"{_BASE}/LinkedAccountsAndCustomersInfo/Query",
+    "/LinkedAccountsAndCustomersInfo/Query",
     m.GetLinkedAccountsAndCustomersInfoRequest,
     m.GetLinkedAccountsAndCustomersInfoResponse,
 )
-SEND_USER_INVITATION = Operation(
-    _CM,
-    "SendUserInvitation",
-    "POST",
-    f"{_BASE}/UserInvitation/Send",
-    m.SendUserInvitationRequest,
-    m.SendUserInvitationResponse,
+GET_CUSTOMER_PILOT_FEATURES = OPERATIONS.add(
+    "POST", "/CustomerPilotFeatures/Query", m.GetCustomerPilotFeaturesRequest, m.GetCustomerPilotFeaturesResponse
 )
-GET_USER = Operation(_CM, "GetUser", "POST", f"{_BASE}/User/Query", m.GetUserRequest, m.GetUserResponse)
-
-OPERATIONS: tuple[Operation[Any, Any], ...] = (
-    ADD_CLIENT_LINKS,
-    SEARCH_CLIENT_LINKS,
-    SEARCH_ACCOUNTS,
-    GET_ACCOUNTS_INFO,
-    GET_CUSTOMER,
-    GET_CUSTOMERS_INFO,
-    GET_LINKED_ACCOUNTS_AND_CUSTOMERS_INFO,
-    SEND_USER_INVITATION,
-    GET_USER,
+SEND_USER_INVITATION = OPERATIONS.add(
+    "POST", "/UserInvitation/Send", m.SendUserInvitationRequest, m.SendUserInvitationResponse
 )
+SEARCH_USER_INVITATIONS = OPERATIONS.add(
+    "POST", "/UserInvitations/Search", m.SearchUserInvitationsRequest, m.SearchUserInvitationsResponse
+)
+GET_USER = OPERATIONS.add("POST", "/User/Query", m.GetUserRequest, m.GetUserResponse)
 
 # ---- limits and rules ----
 MAX_CLIENT_LINKS_PER_CALL = 10
@@ -121,7 +79,15 @@ CLIENT_LINK_EXCLUSIVE = (
     ("DirectManagingCustomerId", "ManagingCustomerId"),
     ("ClientAccountId", "ClientCustomerId"),
 )
+INVITATION_PREDICATES: dict[str, tuple[str, ...]] = {"CustomerId": ("Equals",)}
 ACCOUNT_STATUSES = ("Active", "Draft", "Inactive", "Pause", "Pending", "Suspended")
+# UpdateClientLinks: the status a link may be set to, from which statuses, and by which side of the link. The
+# client accepts or declines an invitation; the managing customer cancels its own (client link lifecycle docs).
+CLIENT_LINK_CHANGES: dict[str, tuple[tuple[str, ...], str]] = {
+    "LinkAccepted": (("LinkPending",), "client"),
+    "LinkDeclined": (("LinkPending",), "client"),
+    "LinkCanceled": (("LinkPending",), "manager"),
+}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -367,6 +333,72 @@ def send_user_invitation_request(invitation: m.UserInvitation) -> m.SendUserInvi
     return m.SendUserInvitationRequest(user_invitation=inv)
 
 
+def update_client_links_request(links: Sequence[m.ClientLink]) -> m.UpdateClientLinksRequest:
+    """Check links to update: each as SearchClientLinks returned it (with its Timestamp), its Status changed."""
+    problems: list[FieldProblem] = []
+    if not 1 <= len(links) <= MAX_CLIENT_LINKS_PER_CALL:
+        problems.append(
+            FieldProblem("client_links", f"give 1 to {MAX_CLIENT_LINKS_PER_CALL} links per call, got {len(links)}")
+        )
+    for i, link in enumerate(links):
+        where = f"client_links[{i}]"
+        if link.status not in CLIENT_LINK_CHANGES:
+            problems.append(FieldProblem(f"{where}.status", f"must be one of {', '.join(CLIENT_LINK_CHANGES)}"))
+        if link.client_entity_id is None or link.managing_customer_id is None:
+            problems.append(
+                FieldProblem(f"{where}.client_entity_id", "client_entity_id and managing_customer_id are required")
+            )
+        if not link.timestamp:
+            problems.append(
+                FieldProblem(f"{where}.timestamp", "required: update the link as SearchClientLinks returned it")
+            )
+    _check(problems, UPDATE_CLIENT_LINKS.name)
+    return m.UpdateClientLinksRequest(client_links=list(links))
+
+
+def status_change_predicates(
+    entity_ids: Sequence[int], customer_links: bool, managing_customer_id: int | None
+) -> list[m.Predicate]:
+    """SearchClientLinks predicates for the links of these client accounts (or customers), from one manager."""
+    if customer_links:
+        return client_link_predicates(client_customer_id=entity_ids, direct_managing_customer_id=managing_customer_id)
+    return client_link_predicates(client_account_id=entity_ids, direct_managing_customer_id=managing_customer_id)
+
+
+def links_to_change(found: Sequence[m.ClientLink], entity_ids: Sequence[int], status: str) -> list[m.ClientLink]:
+    """The links of `entity_ids` (client accounts or customers) set to `status`, from a SearchClientLinks answer.
+
+    Every id needs a link whose current status allows the change; otherwise nothing is changed.
+    """
+    allowed, _ = CLIENT_LINK_CHANGES[status]
+    changed, problems = [], []
+    for i, entity_id in enumerate(entity_ids):
+        link = next((x for x in found if x.client_entity_id == entity_id and x.status in allowed), None)
+        if link is None:
+            problems.append(
+                FieldProblem(f"ids[{i}]", f"{entity_id} has no client link in status {' or '.join(allowed)}")
+            )
+        else:
+            changed.append(link.model_copy(update={"status": status}))
+    _check(problems, UPDATE_CLIENT_LINKS.name)
+    return changed
+
+
+def search_user_invitations_request(customer_id: int) -> m.SearchUserInvitationsRequest:
+    predicates = [m.Predicate(field="CustomerId", operator="Equals", value=str(customer_id))]
+    problems: list[FieldProblem] = []
+    _check_predicates(predicates, INVITATION_PREDICATES, problems)
+    _check(problems, SEARCH_USER_INVITATIONS.name)
+    return m.SearchUserInvitationsRequest(predicates=predicates)
+
+
+def get_customer_pilot_features_request(customer_id: int) -> m.GetCustomerPilotFeaturesRequest:
+    if customer_id <= 0:
+        problem = FieldProblem("customer_id", f"must be a positive id, got {customer_id}")
+        _check([problem], GET_CUSTOMER_PILOT_FEATURES.name)
+    return m.GetCustomerPilotFeaturesRequest(customer_id=customer_id)
+
+
 @dataclass(frozen=True)
 class LinkResult:
     """What happened to one requested client link."""
@@ -379,18 +411,22 @@ class LinkResult:
         return not self.errors
 
 
-def link_results(request: m.AddClientLinksRequest, response: m.AddClientLinksResponse) -> list[LinkResult]:
+def link_results(
+    operation_name: str,
+    links: Sequence[m.ClientLink],
+    response: m.AddClientLinksResponse | m.UpdateClientLinksResponse,
+) -> list[LinkResult]:
     """Pair each requested link with its partial errors; operation-wide errors raise ApiError."""
     if response.operation_errors:
         raise ApiError(
-            operation=ADD_CLIENT_LINKS.name,
+            operation=operation_name,
             status=200,
             tracking_id=response.tracking_id,
             errors=[ErrorDetail(code=e.code, message=e.message, details=e.details) for e in response.operation_errors],
         )
     partial = list(response.partial_errors or [])
     results = []
-    for i, link in enumerate(request.client_links):
+    for i, link in enumerate(links):
         errors = (partial[i] if i < len(partial) else None) or []
         results.append(
             LinkResult(
@@ -401,34 +437,103 @@ def link_results(request: m.AddClientLinksRequest, response: m.AddClientLinksRes
     return results
 
 
-class CustomerManagement:
-    """Typed Customer Management operations, `client.customer_management`."""
+class _CustomerManagementCalls:
+    """The typed Customer Management calls, described once for both clients."""
 
-    def __init__(self, client: BingAdsClient) -> None:
-        self._client = client
-
-    def add_client_links(self, links: Sequence[m.ClientLink]) -> list[LinkResult]:
+    @operation
+    def add_client_links(self, links: Sequence[m.ClientLink]) -> Call[list[LinkResult]]:
+        """Invite customers to be managed (AccountLink or CustomerLink); what happened to each link."""
         request = add_client_links_request(links)
-        return link_results(request, self._client.call(ADD_CLIENT_LINKS, request))
+        return Call.of(
+            ADD_CLIENT_LINKS, request, lambda r: link_results(ADD_CLIENT_LINKS.name, request.client_links, r)
+        )
 
+    @operation
+    def update_client_links(self, links: Sequence[m.ClientLink]) -> Call[list[LinkResult]]:
+        """Change the status of links as SearchClientLinks returned them (accept, decline or cancel)."""
+        request = update_client_links_request(links)
+        return Call.of(
+            UPDATE_CLIENT_LINKS, request, lambda r: link_results(UPDATE_CLIENT_LINKS.name, request.client_links, r)
+        )
+
+    @operation
     def search_client_links(
         self,
         predicates: Sequence[m.Predicate],
         ordering: Sequence[m.OrderBy] | None = None,
         page: m.Paging | None = None,
-    ) -> list[m.ClientLink]:
+    ) -> Call[list[m.ClientLink]]:
+        """The latest link of each agency and client matching the predicates (see `client_link_predicates`)."""
         request = search_client_links_request(predicates, ordering, page)
-        return self._client.call(SEARCH_CLIENT_LINKS, request).client_links or []
+        return Call.of(SEARCH_CLIENT_LINKS, request, lambda r: r.client_links or [])
 
+    @operation
     def search_accounts(
         self,
         predicates: Sequence[m.Predicate],
         ordering: Sequence[m.OrderBy] | None = None,
         page: m.Paging | None = None,
         return_additional_fields: Sequence[str] | None = None,
-    ) -> list[m.AdvertiserAccount]:
+    ) -> Call[list[m.AdvertiserAccount]]:
+        """One page of the accounts matching the predicates (see `account_predicates`)."""
         request = search_accounts_request(predicates, ordering, page, return_additional_fields)
-        return self._client.call(SEARCH_ACCOUNTS, request).accounts or []
+        return Call.of(SEARCH_ACCOUNTS, request, lambda r: r.accounts or [])
+
+    @operation
+    def get_accounts_info(
+        self, customer_id: int | None = None, only_parent_accounts: bool = False
+    ) -> Call[list[m.AccountInfo]]:
+        """Id, name, number and status of a customer's accounts (default: the user's customer)."""
+        request = m.GetAccountsInfoRequest(customer_id=customer_id, only_parent_accounts=only_parent_accounts)
+        return Call.of(GET_ACCOUNTS_INFO, request, lambda r: r.accounts_info or [])
+
+    @operation
+    def get_customer(self, customer_id: int) -> Call[m.Customer | None]:
+        """The customer with this id."""
+        return Call.of(GET_CUSTOMER, get_customer_request(customer_id), lambda r: r.customer)
+
+    @operation
+    def get_customers_info(self, name_filter: str | None = None, top_n: int = 5) -> Call[list[m.CustomerInfo]]:
+        """Up to `top_n` customers the user can reach whose name begins with `name_filter`."""
+        request = get_customers_info_request(name_filter, top_n)
+        return Call.of(GET_CUSTOMERS_INFO, request, lambda r: r.customers_info or [])
+
+    @operation
+    def get_linked_accounts_and_customers_info(
+        self, customer_id: int | None = None, only_parent_accounts: bool = False
+    ) -> Call[m.GetLinkedAccountsAndCustomersInfoResponse]:
+        """The accounts and customers a customer owns or manages through client links."""
+        request = m.GetLinkedAccountsAndCustomersInfoRequest(
+            customer_id=customer_id, only_parent_accounts=only_parent_accounts
+        )
+        return Call.of(GET_LINKED_ACCOUNTS_AND_CUSTOMERS_INFO, request, answer)
+
+    @operation
+    def get_customer_pilot_features(self, customer_id: int) -> Call[list[int]]:
+        """The ids of the pilot (beta) features the customer is enabled for."""
+        request = get_customer_pilot_features_request(customer_id)
+        return Call.of(GET_CUSTOMER_PILOT_FEATURES, request, lambda r: r.feature_pilot_flags or [])
+
+    @operation
+    def send_user_invitation(self, invitation: m.UserInvitation) -> Call[int]:
+        """E-mail an invitation to manage the customer's accounts with a role; the invitation's id."""
+        request = send_user_invitation_request(invitation)
+        return Call.of(SEND_USER_INVITATION, request, lambda r: r.user_invitation_id)
+
+    @operation
+    def search_user_invitations(self, customer_id: int) -> Call[list[m.UserInvitation]]:
+        """The customer's pending invitations, expired ones included (accepted ones are not listed)."""
+        request = search_user_invitations_request(customer_id)
+        return Call.of(SEARCH_USER_INVITATIONS, request, lambda r: r.user_invitations or [])
+
+    @operation
+    def get_user(self, user_id: int | None = None) -> Call[m.GetUserResponse]:
+        """The user (None: the signed-in user) and their customer roles."""
+        return Call.of(GET_USER, m.GetUserRequest(user_id=user_id), answer)
+
+
+class CustomerManagement(_CustomerManagementCalls, SyncService):
+    """Typed Customer Management operations, `client.customer_management`."""
 
     def iter_accounts(
         self,
@@ -445,64 +550,9 @@ class CustomerManagement:
                 return
             index += 1
 
-    def get_accounts_info(
-        self, customer_id: int | None = None, only_parent_accounts: bool = False
-    ) -> list[m.AccountInfo]:
-        request = m.GetAccountsInfoRequest(customer_id=customer_id, only_parent_accounts=only_parent_accounts)
-        return self._client.call(GET_ACCOUNTS_INFO, request).accounts_info or []
 
-    def get_customer(self, customer_id: int) -> m.Customer | None:
-        return self._client.call(GET_CUSTOMER, get_customer_request(customer_id)).customer
-
-    def get_customers_info(self, name_filter: str | None = None, top_n: int = 5) -> list[m.CustomerInfo]:
-        request = get_customers_info_request(name_filter, top_n)
-        return self._client.call(GET_CUSTOMERS_INFO, request).customers_info or []
-
-    def get_linked_accounts_and_customers_info(
-        self, customer_id: int | None = None, only_parent_accounts: bool = False
-    ) -> m.GetLinkedAccountsAndCustomersInfoResponse:
-        request = m.GetLinkedAccountsAndCustomersInfoRequest(
-            customer_id=customer_id, only_parent_accounts=only_parent_accounts
-        )
-        return self._client.call(GET_LINKED_ACCOUNTS_AND_CUSTOMERS_INFO, request)
-
-    def send_user_invitation(self, invitation: m.UserInvitation) -> int:
-        request = send_user_invitation_request(invitation)
-        return self._client.call(SEND_USER_INVITATION, request).user_invitation_id
-
-    def get_user(self, user_id: int | None = None) -> m.GetUserResponse:
-        """The user (None: the signed-in user) and their customer roles."""
-        return self._client.call(GET_USER, m.GetUserRequest(user_id=user_id))
-
-
-class AsyncCustomerManagement:
+class AsyncCustomerManagement(_CustomerManagementCalls, AsyncService):
     """Typed Customer Management operations for AsyncBingAdsClient."""
-
-    def __init__(self, client: AsyncBingAdsClient) -> None:
-        self._client = client
-
-    async def add_client_links(self, links: Sequence[m.ClientLink]) -> list[LinkResult]:
-        request = add_client_links_request(links)
-        return link_results(request, await self._client.call(ADD_CLIENT_LINKS, request))
-
-    async def search_client_links(
-        self,
-        predicates: Sequence[m.Predicate],
-        ordering: Sequence[m.OrderBy] | None = None,
-        page: m.Paging | None = None,
-    ) -> list[m.ClientLink]:
-        request = search_client_links_request(predicates, ordering, page)
-        return (await self._client.call(SEARCH_CLIENT_LINKS, request)).client_links or []
-
-    async def search_accounts(
-        self,
-        predicates: Sequence[m.Predicate],
-        ordering: Sequence[m.OrderBy] | None = None,
-        page: m.Paging | None = None,
-        return_additional_fields: Sequence[str] | None = None,
-    ) -> list[m.AdvertiserAccount]:
-        request = search_accounts_request(predicates, ordering, page, return_additional_fields)
-        return (await self._client.call(SEARCH_ACCOUNTS, request)).accounts or []
 
     async def iter_accounts(
         self,
@@ -510,6 +560,7 @@ class AsyncCustomerManagement:
         ordering: Sequence[m.OrderBy] | None = None,
         page_size: int = MAX_SEARCH_ACCOUNTS_PAGE,
     ) -> AsyncIterator[m.AdvertiserAccount]:
+        """Every matching account, page after page, until a short page ends the search."""
         index = 0
         while True:
             page = await self.search_accounts(predicates, ordering, m.Paging(index=index, size=page_size))
@@ -518,31 +569,3 @@ class AsyncCustomerManagement:
             if len(page) < page_size:
                 return
             index += 1
-
-    async def get_accounts_info(
-        self, customer_id: int | None = None, only_parent_accounts: bool = False
-    ) -> list[m.AccountInfo]:
-        request = m.GetAccountsInfoRequest(customer_id=customer_id, only_parent_accounts=only_parent_accounts)
-        return (await self._client.call(GET_ACCOUNTS_INFO, request)).accounts_info or []
-
-    async def get_customer(self, customer_id: int) -> m.Customer | None:
-        return (await self._client.call(GET_CUSTOMER, get_customer_request(customer_id))).customer
-
-    async def get_customers_info(self, name_filter: str | None = None, top_n: int = 5) -> list[m.CustomerInfo]:
-        request = get_customers_info_request(name_filter, top_n)
-        return (await self._client.call(GET_CUSTOMERS_INFO, request)).customers_info or []
-
-    async def get_linked_accounts_and_customers_info(
-        self, customer_id: int | None = None, only_parent_accounts: bool = False
-    ) -> m.GetLinkedAccountsAndCustomersInfoResponse:
-        request = m.GetLinkedAccountsAndCustomersInfoRequest(
-            customer_id=customer_id, only_parent_accounts=only_parent_accounts
-        )
-        return await self._client.call(GET_LINKED_ACCOUNTS_AND_CUSTOMERS_INFO, request)
-
-    async def send_user_invitation(self, invitation: m.UserInvitation) -> int:
-        request = send_user_invitation_request(invitation)
-        return (await self._client.call(SEND_USER_INVITATION, request)).user_invitation_id
-
-    async def get_user(self, user_id: int | None = None) -> m.GetUserResponse:
-        return await self._client.call(GET_USER, m.GetUserRequest(user_id=user_id))

@@ -8,41 +8,25 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 import httpx
 
 from bingbridge.api.models import reporting as m
 from bingbridge.api.models.timezones import DEFAULT_REPORT_TIME_ZONE, REPORT_TIME_ZONES
-from bingbridge.api.operations import Operation
+from bingbridge.api.operations import OperationTable
 from bingbridge.errors import ApiError, DownloadExpiredError, FieldProblem, RetriableError, ValidationError
 
 if TYPE_CHECKING:
     from bingbridge.api.client import AsyncBingAdsClient, BingAdsClient
 
-_REPORTING = "reporting"
-_BASE = "/Reporting/v13"
-
-SUBMIT_GENERATE_REPORT = Operation(
-    _REPORTING,
-    "SubmitGenerateReport",
-    "POST",
-    f"{_BASE}/GenerateReport/Submit",
-    m.SubmitGenerateReportRequest,
-    m.SubmitGenerateReportResponse,
-    needs_account=True,
+OPERATIONS = OperationTable("reporting", "/Reporting/v13", needs_account=True)
+SUBMIT_GENERATE_REPORT = OPERATIONS.add(
+    "POST", "/GenerateReport/Submit", m.SubmitGenerateReportRequest, m.SubmitGenerateReportResponse
 )
-POLL_GENERATE_REPORT = Operation(
-    _REPORTING,
-    "PollGenerateReport",
-    "POST",
-    f"{_BASE}/GenerateReport/Poll",
-    m.PollGenerateReportRequest,
-    m.PollGenerateReportResponse,
-    needs_account=True,
+POLL_GENERATE_REPORT = OPERATIONS.add(
+    "POST", "/GenerateReport/Poll", m.PollGenerateReportRequest, m.PollGenerateReportResponse
 )
-
-OPERATIONS: tuple[Operation[Any, Any], ...] = (SUBMIT_GENERATE_REPORT, POLL_GENERATE_REPORT)
 
 DOWNLOAD = "DownloadReport"  # the name download errors carry; it is a plain GET, not a Microsoft operation
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bingbridge.cli.common import connection_options, emit, json_option, make_client, report_errors, to_rows
+
+if TYPE_CHECKING:
+    from bingbridge.api.customer_management import LinkResult
 
 
 @click.group()
@@ -44,6 +47,25 @@ def customers_list(name_filter: str | None, top: int, as_json: bool, config_file
     with make_client(config_file, **conn) as client:
         found = client.customer_management.get_customers_info(name_filter, top)
     emit(to_rows(found), as_json=as_json, columns=["id", "name"])
+
+
+@customers.command("pilot-features")
+@click.argument("customer_id", type=int, required=False)
+@connection_options
+@json_option
+@report_errors
+def customers_pilot_features(customer_id: int | None, as_json: bool, config_file: Path | None, **conn: Any) -> None:
+    """List the pilot (beta) feature ids a customer is enabled for (GetCustomerPilotFeatures).
+
+    The customer defaults to BINGBRIDGE_CUSTOMER_ID.
+
+    Example: bingbridge customers pilot-features 123456789
+    """
+    with make_client(config_file, **conn) as client:
+        features = client.customer_management.get_customer_pilot_features(
+            customer_id or client.settings.require("customer_id")
+        )
+    emit([{"feature_id": f} for f in features], as_json=as_json, columns=["feature_id"])
 
 
 @click.group()
@@ -159,6 +181,22 @@ def client_links() -> None:
     """Links that let a manager (agency) customer manage client accounts or customers."""
 
 
+def _emit_link_results(results: list[LinkResult], as_json: bool, member: str) -> None:
+    """One row per requested link (its id, one more of its members, ok, errors); exit 1 if one failed."""
+    rows = [
+        {
+            "client_entity_id": r.link.client_entity_id,
+            member: getattr(r.link, member),
+            "ok": r.ok,
+            "errors": [str(e) for e in r.errors],
+        }
+        for r in results
+    ]
+    emit(rows, as_json=as_json)
+    if not all(r.ok for r in results):
+        raise SystemExit(1)
+
+
 @client_links.command("add")
 @click.option("--client-entity-id", type=int, help="The client account (or customer, for CustomerLink) id.")
 @click.option("--client-entity-number", help="Or its number instead of the id.")
@@ -214,18 +252,7 @@ def client_links_add(
             suppress_notification=suppress_notification,
         )
         results = client.customer_management.add_client_links([link])
-    rows = [
-        {
-            "client_entity_id": r.link.client_entity_id,
-            "client_entity_number": r.link.client_entity_number,
-            "ok": r.ok,
-            "errors": [str(e) for e in r.errors],
-        }
-        for r in results
-    ]
-    emit(rows, as_json=as_json)
-    if not all(r.ok for r in results):
-        raise SystemExit(1)
+    _emit_link_results(results, as_json, "client_entity_number")
 
 
 @client_links.command("search")
@@ -274,6 +301,40 @@ def client_links_search(
         as_json=as_json,
         columns=["type", "client_entity_id", "client_entity_name", "managing_customer_id", "name", "status"],
     )
+
+
+def _change_links(status: str, ids: tuple[int, ...], customer_links: bool, as_json: bool, **conn: Any) -> None:
+    from bingbridge.api import customer_management as cm
+
+    with make_client(**conn) as client:
+        service = client.customer_management
+        manager = client.settings.require("customer_id") if cm.CLIENT_LINK_CHANGES[status][1] == "manager" else None
+        found = service.search_client_links(cm.status_change_predicates(ids, customer_links, manager))
+        results = service.update_client_links(cm.links_to_change(found, ids, status))
+    _emit_link_results(results, as_json, "status")
+
+
+def _link_change_command(name: str, status: str, summary: str) -> None:
+    help_text = f"""{summary} (UpdateClientLinks).
+
+    IDS are the client account ids of the links (with --customer-link: client customer ids).
+
+    Example: bingbridge client-links {name} 987654321
+    """
+
+    @client_links.command(name, help=help_text)
+    @click.argument("ids", type=int, nargs=-1, required=True)
+    @click.option("--customer-link", is_flag=True, help="The ids are client customers (CustomerLink), not accounts.")
+    @connection_options
+    @json_option
+    @report_errors
+    def command(ids: tuple[int, ...], customer_link: bool, as_json: bool, **conn: Any) -> None:
+        _change_links(status, ids, customer_link, as_json, **conn)
+
+
+_link_change_command("accept", "LinkAccepted", "As the client, accept pending links from a manager")
+_link_change_command("decline", "LinkDeclined", "As the client, decline pending links from a manager")
+_link_change_command("cancel", "LinkCanceled", "As the manager (BINGBRIDGE_CUSTOMER_ID), cancel links still pending")
 
 
 @click.group()
@@ -327,3 +388,24 @@ def users_invite(
         )
         invitation_id = client.customer_management.send_user_invitation(invitation)
     emit({"user_invitation_id": invitation_id}, as_json=as_json)
+
+
+@users.command("invitations")
+@click.option("--customer-id", "invited_to", type=int, help="Default: BINGBRIDGE_CUSTOMER_ID.")
+@connection_options
+@json_option
+@report_errors
+def users_invitations(invited_to: int | None, as_json: bool, config_file: Path | None, **conn: Any) -> None:
+    """List a customer's pending invitations, expired ones too (SearchUserInvitations).
+
+    Microsoft's API cannot withdraw an invitation (only the web UI can); it expires after 30 days.
+
+    Example: bingbridge users invitations --customer-id 123456789
+    """
+    with make_client(config_file, **conn) as client:
+        found = client.customer_management.search_user_invitations(invited_to or client.settings.require("customer_id"))
+    emit(
+        to_rows(found),
+        as_json=as_json,
+        columns=["id", "first_name", "last_name", "email", "role_id", "expiration_date"],
+    )

@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
 
@@ -27,7 +28,7 @@ from bingbridge.emulator.context import Caller, Handler
 from bingbridge.emulator.state import EmulatorConfig, EmulatorState
 
 # Each REST service: the client's operation table and the emulator's handlers, matched by operation name.
-REST_SERVICES: tuple[tuple[tuple[Operation[Any, Any], ...], dict[str, Handler]], ...] = (
+REST_SERVICES: tuple[tuple[Iterable[Operation[Any, Any]], dict[str, Handler]], ...] = (
     (customer_api.OPERATIONS, customer_management.HANDLERS),
     (campaign_api.OPERATIONS, campaign_management.HANDLERS),
     (reporting_api.OPERATIONS, emulator_reporting.HANDLERS),
@@ -113,7 +114,7 @@ def rest_endpoint(op: Operation[Any, Any], handler: Handler) -> Any:
     return endpoint
 
 
-_CUSTOMER_OPERATIONS_BY_NAME = {op.name: op for op in customer_api.OPERATIONS}
+_CUSTOMER_OPERATIONS_BY_NAME = customer_api.OPERATIONS.by_name()
 
 
 async def customer_management_soap(request: Request) -> Response:

@@ -39,6 +39,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bingbridge.api import campaign_management as rules
+from bingbridge.api import goal_revenue
+from bingbridge.api.goal_revenue import CURRENCY, CUSTOMER_ONLY, FIXED_REVENUE_ONLY
 from bingbridge.api.models import campaign as m
 from bingbridge.emulator import faults
 from bingbridge.emulator.campaign_state import Accepted, StoredGoal, StoredTag
@@ -169,14 +171,9 @@ UPLOAD_WINDOW = timedelta(days=90)  # conversions and adjustments older than thi
 DEFAULT_WINDOW = rules.OFFLINE_GOAL_DEFAULT_WINDOW
 CLICK_ID = re.compile(r"[0-9a-fA-F]{32}")  # Microsoft writes lower case; hex of either case is well formed
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
-CURRENCY = re.compile(r"[A-Z]{3}")  # Choice: an ISO 4217-shaped code, upper case as Microsoft lists them
 
 # Goals measured by a UET tag; only these may change type into one another (5356 names the others).
 TAG_GOAL_TYPES = frozenset({"Url", "Duration", "PagesViewedPerVisit", "Event"})
-# Goal types that only exist at Customer scope, with the code for another scope. Choice: AppDownload like AppInstall.
-CUSTOMER_ONLY = {"AppInstall": 5348, "AppDownload": 5348, "InStoreTransaction": 5357}
-# No VariableValue revenue and no currency for these (ConversionGoalRevenue docs).
-FIXED_REVENUE_ONLY = frozenset({"Duration", "PagesViewedPerVisit", "AppInstall", "AppDownload"})
 # Members Microsoft returns only when named in ReturnAdditionalFields (ConversionGoalAdditionalField docs: "in the
 # next version the corresponding properties will be included by default").
 ADDITIONAL_FIELDS = {
@@ -275,26 +272,8 @@ def _name_taken(state: EmulatorState, customer_id: int, name: str, except_id: in
 
 
 def _revenue_problem(goal: m.ConversionGoal) -> Problem | None:
-    revenue = goal.revenue
-    if revenue is None:
-        return None
-    if revenue.type == "VariableValue" and goal.type in FIXED_REVENUE_ONLY:
-        return Problem(5332, "Revenue.Type")
-    if revenue.value is not None and revenue.value < 0:
-        return Problem(5333, "Revenue.Value")
-    if revenue.type == "FixedValue" and revenue.value is None:
-        return Problem(5333, "Revenue.Value")
-    # NoValue (also the default type) must not carry a value; Choice: 0 counts as no value.
-    if revenue.type in (None, "NoValue") and revenue.value:
-        return Problem(5333, "Revenue.Value")
-    if revenue.currency_code:
-        if goal.type in FIXED_REVENUE_ONLY:
-            return Problem(5352, "Revenue.CurrencyCode")
-        if not CURRENCY.fullmatch(revenue.currency_code):
-            return Problem(5351, "Revenue.CurrencyCode")
-    elif revenue.type in ("FixedValue", "VariableValue") and goal.scope == "Customer":
-        return Problem(5355, "Revenue.CurrencyCode")  # Account scope falls back to the account's currency
-    return None
+    problem = goal_revenue.revenue_problem(goal.type, goal.scope, goal.revenue)
+    return Problem(problem.code, problem.wire_member) if problem else None
 
 
 def _event_has_condition(goal: m.EventGoal) -> bool:
@@ -354,9 +333,8 @@ def _with_account_currency(
 
 def _with_defaults(goal: m.ConversionGoal, where: Where) -> m.ConversionGoal:
     """A new goal as Microsoft stores it (less its id): documented defaults, members its type ignores dropped."""
-    customer_only = goal.type in CUSTOMER_ONLY
     defaults: dict[str, Any] = {
-        "scope": "Customer" if customer_only else "Account",
+        "scope": goal_revenue.default_scope(goal.type),
         "status": "Active",
         "count_type": "All",
         # Choice: the offline goal's documented default window for every type.

@@ -285,14 +285,101 @@ def add_client_links(state: EmulatorState, caller: Caller, req: m.AddClientLinks
                     "managing_customer_number": state.world.customers[managing].number,
                     "managing_customer_name": state.world.customers[managing].name,
                     "status": "LinkPending",
+                    "suppress_notification": bool(link.suppress_notification),
+                    "timestamp": state.new_timestamp(),
                     "start_date": now,
                     "last_modified_date_time": now,
                     "last_modified_by_user_id": caller.user_id,
                 }
             )
         )
-    any_error = any(p is not None for p in partial)
-    return m.AddClientLinksResponse(partial_errors=partial if any_error else None)
+    # Microsoft answers one inner list per requested link, null where the link was added (reference 13).
+    return m.AddClientLinksResponse(partial_errors=partial)
+
+
+def _stored_link(state: EmulatorState, link: m.ClientLink) -> int | None:
+    """The index of the latest stored link between the same managing customer and client entity."""
+    for index in range(len(state.world.client_links) - 1, -1, -1):
+        stored = state.world.client_links[index]
+        if (stored.client_entity_id, stored.managing_customer_id) == (link.client_entity_id, link.managing_customer_id):
+            return index
+    return None
+
+
+def _client_customer(state: EmulatorState, link: m.ClientLink) -> int | None:
+    if link.type == "CustomerLink":
+        return link.client_entity_id
+    account = state.world.accounts.get(link.client_entity_id or 0)
+    return account.parent_customer_id if account else None
+
+
+def _update_problem(state: EmulatorState, caller: Caller, link: m.ClientLink) -> m.OperationError | None:
+    index = _stored_link(state, link)
+    if index is None:
+        return m.OperationError(code=201, message="The client link does not exist.")
+    stored = state.world.client_links[index]
+    change = rules.CLIENT_LINK_CHANGES.get(link.status or "")
+    # Choice: Microsoft publishes no number for a status the link cannot move to; 3083 says it may not be updated.
+    if change is None or stored.status not in change[0]:
+        return m.OperationError(code=3083, message=f"The client link status cannot change from {stored.status}.")
+    home = state.world.users[caller.user_id].customer_id
+    side_customer = _client_customer(state, stored) if change[1] == "client" else stored.managing_customer_id
+    if side_customer != home:
+        return m.OperationError(code=106, message="The user is not authorized to change this client link status.")
+    # Choice: a Timestamp that is not the stored one answers 201 (Microsoft requires it "for validation").
+    if link.timestamp != stored.timestamp:
+        return m.OperationError(
+            code=201, message="The Timestamp does not match; get the client link with SearchClientLinks first."
+        )
+    return None
+
+
+def update_client_links(
+    state: EmulatorState, caller: Caller, req: m.UpdateClientLinksRequest
+) -> m.UpdateClientLinksResponse:
+    if not req.client_links:
+        raise faults.customer(3087, "The required list is null or empty.")
+    if len(req.client_links) > rules.MAX_CLIENT_LINKS_PER_CALL:
+        raise faults.customer(3024, "The batch size exceeds the limit of 10 client links.")
+    partial: list[list[m.OperationError] | None] = []
+    for link in req.client_links:
+        problem = _update_problem(state, caller, link)
+        partial.append(None if problem is None else [problem])
+        if problem is not None:
+            continue
+        index = _stored_link(state, link)
+        assert index is not None
+        # Choice: an accepted link goes straight to Active (Microsoft passes it through LinkInProgress first).
+        status = "Active" if link.status == "LinkAccepted" else link.status
+        state.world.client_links[index] = state.world.client_links[index].model_copy(
+            update={
+                "status": status,
+                "last_modified_date_time": datetime.now(UTC),
+                "last_modified_by_user_id": caller.user_id,
+                "timestamp": state.new_timestamp(),
+            }
+        )
+    return m.UpdateClientLinksResponse(partial_errors=partial)
+
+
+def get_customer_pilot_features(
+    state: EmulatorState, caller: Caller, req: m.GetCustomerPilotFeaturesRequest
+) -> m.GetCustomerPilotFeaturesResponse:
+    _require_customer(state, caller, req.customer_id)
+    return m.GetCustomerPilotFeaturesResponse(feature_pilot_flags=state.world.pilot_features.get(req.customer_id, []))
+
+
+def search_user_invitations(
+    state: EmulatorState, caller: Caller, req: m.SearchUserInvitationsRequest
+) -> m.SearchUserInvitationsResponse:
+    _check_predicates(req.predicates, rules.INVITATION_PREDICATES)
+    if len(req.predicates) != 1 or not (req.predicates[0].value or "").isdigit():
+        raise faults.customer(3030, "Give one CustomerId predicate with a customer id.")
+    customer_id = int(req.predicates[0].value or 0)
+    _require_customer(state, caller, customer_id)
+    # Pending invitations, expired ones included; nobody accepts an invitation in the emulator.
+    found = [inv for inv in state.world.invitations.values() if inv.customer_id == customer_id]
+    return m.SearchUserInvitationsResponse(user_invitations=found)
 
 
 def send_user_invitation(
@@ -313,19 +400,26 @@ def send_user_invitation(
             raise faults.ad_api(106)
     invitation_id = state.new_id()
     state.world.invitations[invitation_id] = inv.model_copy(
-        update={"id": invitation_id, "expiration_date": datetime.now(UTC) + timedelta(days=30)}
+        update={
+            "id": invitation_id,
+            "expiration_date": datetime.now(UTC) + timedelta(days=30),
+            "lcid": inv.lcid or "EnglishUS",  # Microsoft's default
+        }
     )
     return m.SendUserInvitationResponse(user_invitation_id=invitation_id)
 
 
 HANDLERS: dict[str, Handler] = {
     "AddClientLinks": add_client_links,
+    "UpdateClientLinks": update_client_links,
     "SearchClientLinks": search_client_links,
     "SearchAccounts": search_accounts,
     "GetAccountsInfo": get_accounts_info,
     "GetCustomer": get_customer,
     "GetCustomersInfo": get_customers_info,
     "GetLinkedAccountsAndCustomersInfo": get_linked_accounts_and_customers_info,
+    "GetCustomerPilotFeatures": get_customer_pilot_features,
     "SendUserInvitation": send_user_invitation,
+    "SearchUserInvitations": search_user_invitations,
     "GetUser": get_user,
 }

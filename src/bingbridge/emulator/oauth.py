@@ -51,13 +51,20 @@ async def authorize(request: Request) -> Response:
 
 
 async def token(request: Request) -> Response:
-    """Redeem an authorization code (with PKCE) or a refresh token (rotated)."""
+    """Redeem an authorization code (with PKCE) or a refresh token (a new one is issued; the used one stays valid)."""
     state: EmulatorState = request.app.state.emulator
     # The token endpoint takes application/x-www-form-urlencoded only, so parse_qsl is the whole parser.
     form = dict(parse_qsl((await request.body()).decode()))
     if form.get("client_id", "") != state.config.client_id:
         return _oauth_error("unauthorized_client", "AADSTS700016: Application not found in the directory.")
-    if form.get("client_secret", "") != state.config.client_secret:
+    if not form.get("client_secret"):
+        return _oauth_error(
+            "invalid_client",
+            "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or "
+            "'client_secret'.",
+            status=401,
+        )
+    if form["client_secret"] != state.config.client_secret:
         return _oauth_error("invalid_client", "AADSTS7000215: Invalid client secret provided.", status=401)
     grant_type = form.get("grant_type", "")
     now = time.time()
@@ -77,7 +84,8 @@ async def token(request: Request) -> Response:
             return _oauth_error(
                 "invalid_grant", "AADSTS70000: The provided refresh token is invalid, expired or revoked."
             )
-        if state.config.rotate_refresh_tokens:
+        if state.config.revoke_used_refresh_tokens:
             del state.refresh_tokens[refresh]
-        return JSONResponse(state.issue_tokens(grant.user_id, grant.client_id, grant.scope or form.get("scope", "")))
+        # Microsoft answers the scope the refresh asked for (reference 12); the grant's when it asked none.
+        return JSONResponse(state.issue_tokens(grant.user_id, grant.client_id, form.get("scope") or grant.scope))
     return _oauth_error("unsupported_grant_type", f"AADSTS70003: grant_type {grant_type!r} is not supported.")

@@ -200,8 +200,8 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _write_members(element: ET.Element, model: WireModel, namespace: str | None) -> None:
-    nil_when_unset = _type_key(type(model)) in NIL_WHEN_UNSET
+def _write_members(element: ET.Element, model: WireModel, namespace: str | None, every_member: bool) -> None:
+    nil_when_unset = every_member or _type_key(type(model)) in NIL_WHEN_UNSET
     for field in _fields(type(model)):
         value = getattr(model, field.name)
         if value is None and not nil_when_unset:
@@ -210,17 +210,17 @@ def _write_members(element: ET.Element, model: WireModel, namespace: str | None)
         if value is None:
             child.set(_XSI_NIL, "true")
         else:
-            _write_value(child, value, field.shape)
+            _write_value(child, value, field.shape, every_member)
 
 
-def _write_value(element: ET.Element, value: Any, shape: _Shape) -> None:
+def _write_value(element: ET.Element, value: Any, shape: _Shape, every_member: bool) -> None:
     if shape.kind == "model" and shape.model is not None:
         if type(value) is not shape.model:
             # A derived type in place of its base, e.g. OfflineConversionGoal for ConversionGoal. The prefix
             # is declared on the element itself so the QName in the attribute value always resolves.
             element.set("xmlns:t", type_namespace(type(value)))
             element.set(_XSI_TYPE, f"t:{type(value).type_name()}")
-        _write_members(element, value, None)
+        _write_members(element, value, None, every_member)
     elif shape.kind == "list" and shape.item is not None:
         namespace, name = _item_name(shape.item)
         for item in value:
@@ -228,21 +228,24 @@ def _write_value(element: ET.Element, value: Any, shape: _Shape) -> None:
             if item is None:
                 child.set(_XSI_NIL, "true")
             else:
-                _write_value(child, item, shape.item)
+                _write_value(child, item, shape.item, every_member)
     elif shape.kind == "flags":
         element.text = " ".join(value)  # xs:list: space-separated in SOAP (comma-separated in REST)
     else:
         element.text = _text(value)
 
 
-def model_to_element(model: WireModel, name: str, namespace: str) -> ET.Element:
-    """Write `model` as element `{namespace}name`, its fields in declared order and unset fields left out.
+def model_to_element(model: WireModel, name: str, namespace: str, *, every_member: bool = False) -> ET.Element:
+    """Write `model` as element `{namespace}name`, its fields in declared order.
 
-    The element's direct children are in `namespace` too, as in every message wrapper (Microsoft declares them
-    with anonymous types); nested objects and arrays take the namespace of their own type.
+    Unset fields are left out, or with `every_member` written as i:nil="true" the way Microsoft's services answer
+    (WCF data contracts send every member; WSDL-built clients such as suds read every one). A member the WSDL
+    does not let be nil must then hold a value. The element's direct children are in `namespace` too, as in
+    every message wrapper (Microsoft declares them with anonymous types); nested objects and arrays take the
+    namespace of their own type.
     """
     element = ET.Element(_qname(namespace, name))
-    _write_members(element, model, namespace)
+    _write_members(element, model, namespace, every_member)
     return element
 
 
@@ -308,8 +311,8 @@ def _envelope(service_namespace: str, tracking_id: str, body: str) -> bytes:
 
 
 def soap_response(service_namespace: str, op_name: str, response_model: WireModel, tracking_id: str) -> bytes:
-    """A complete response envelope: the TrackingId header and `<{op_name}Response>` in the body."""
-    body = model_to_element(response_model, f"{op_name}Response", service_namespace)
+    """A complete response envelope: the TrackingId header and `<{op_name}Response>` with every member."""
+    body = model_to_element(response_model, f"{op_name}Response", service_namespace, every_member=True)
     return _envelope(service_namespace, tracking_id, ET.tostring(body, encoding="unicode"))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import random
 import secrets
 import string
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from bingbridge.emulator.reporting import ReportingState
 
 UNIVERSAL_SANDBOX_DEVELOPER_TOKEN = "BBD37VB98"
+INCLUDE_IN_CONVERSIONS_PILOT = 574
 
 
 @dataclass
@@ -29,7 +31,9 @@ class EmulatorConfig:
     developer_token: str = UNIVERSAL_SANDBOX_DEVELOPER_TOKEN
     access_token_ttl: int = 3600
     authorization_code_ttl: int = 300
-    rotate_refresh_tokens: bool = True
+    # Microsoft keeps a used refresh token valid (reference 12); True revokes it when redeemed, for tests of
+    # clients that must always keep the newest token.
+    revoke_used_refresh_tokens: bool = False
     # Calls allowed per customer in any 60 s window before 117 CallRateExceeded; 0 turns throttling off.
     calls_per_minute: int = 0
     error_rate: float = 0.0
@@ -71,6 +75,8 @@ class World:
     users: dict[int, UserRecord] = field(default_factory=dict)
     client_links: list[m.ClientLink] = field(default_factory=list)
     invitations: dict[int, m.UserInvitation] = field(default_factory=dict)
+    # GetCustomerPilotFeatures: the pilot feature ids each customer is enabled for.
+    pilot_features: dict[int, list[int]] = field(default_factory=dict)
 
 
 _COMPANIES = [
@@ -105,6 +111,10 @@ class EmulatorState:
         self._next_id += self.rng.randrange(1, 9999)
         return self._next_id
 
+    def new_timestamp(self) -> str:
+        """A fresh row version for an entity's Timestamp (base64 of 8 bytes, as Microsoft's look)."""
+        return base64.b64encode(self.new_id().to_bytes(8, "big")).decode()
+
     def _number(self, prefix: str) -> str:
         return prefix + "".join(self.rng.choices(string.ascii_uppercase + string.digits, k=7))
 
@@ -125,6 +135,8 @@ class EmulatorState:
                 industry="Retail",
                 last_modified_time=now,
             )
+            # 574 is "Include in Conversions", the pilot the ConversionGoal docs name for ExcludeFromBidding.
+            w.pilot_features[cid] = [INCLUDE_IN_CONVERSIONS_PILOT]
         customer_ids = list(w.customers)
         for cid in customer_ids:
             for n in range(3 if cid == customer_ids[0] else 2):
@@ -193,6 +205,7 @@ class EmulatorState:
                     suppress_notification=True,
                     last_modified_date_time=now,
                     last_modified_by_user_id=next(iter(w.users)),
+                    timestamp=self.new_timestamp(),
                     customer_link_permission="Standard" if kind == "CustomerLink" else None,
                 )
             )

@@ -313,6 +313,33 @@ class SendUserInvitationResponse(WireResponse):
     user_invitation_id: LongId
 
 
+class SearchUserInvitationsRequest(WireModel):
+    predicates: list[Predicate]
+
+
+class SearchUserInvitationsResponse(WireResponse):
+    user_invitations: list[UserInvitation] | None = None
+
+
+class UpdateClientLinksRequest(WireModel):
+    client_links: list[ClientLink]
+
+
+class UpdateClientLinksResponse(WireResponse):
+    operation_errors: list[OperationError] | None = None
+    # Index-aligned with the request: None where the link was updated.
+    partial_errors: list[list[OperationError] | None] | None = None
+
+
+class GetCustomerPilotFeaturesRequest(WireModel):
+    customer_id: LongId
+
+
+class GetCustomerPilotFeaturesResponse(WireResponse):
+    # The ids of the pilot features the customer takes part in (Microsoft's docs list what each id means).
+    feature_pilot_flags: list[int] | None = None
+
+
 class GetUserRequest(WireModel):
     user_id: LongId | None = None
 
