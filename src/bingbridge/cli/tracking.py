@@ -287,9 +287,17 @@ def serve(
 
 @click.command()
 @click.option("--once", is_flag=True, help="One pass over the queue, then exit (for cron).")
-@click.option("--lease-seconds", type=float, default=300.0, show_default=True, help="Claim lifetime of a batch.")
+@click.option(
+    "--lease-seconds", type=float, default=60.0, show_default=True, help="Claim lifetime of a batch (renewed mid-call)."
+)
 @click.option("--poll-seconds", type=float, default=2.0, show_default=True)
-@click.option("--max-attempts", type=int, default=8, show_default=True, help="Then the event is dead-lettered.")
+@click.option(
+    "--retry-window-hours",
+    type=float,
+    default=72.0,
+    show_default=True,
+    help="Retry failing events this long, then dead-letter them (never past Microsoft's age limit).",
+)
 @click.option("--base-url", "api_base_url", default=None, help="Send Microsoft calls here (e.g. the emulator).")
 @_service_options
 @json_option
@@ -298,7 +306,7 @@ def worker(
     once: bool,
     lease_seconds: float,
     poll_seconds: float,
-    max_attempts: int,
+    retry_window_hours: float,
     api_base_url: str | None,
     as_json: bool,
     config_file: Path | None,
@@ -318,7 +326,7 @@ def worker(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings(config_file, database_url=database_url, api_base_url=api_base_url)
     options = WorkerOptions(
-        lease_seconds=lease_seconds, poll_seconds=poll_seconds, max_attempts=max_attempts, once=once
+        lease_seconds=lease_seconds, poll_seconds=poll_seconds, retry_window_hours=retry_window_hours, once=once
     )
     stop = threading.Event()
     if not once:

@@ -8,6 +8,7 @@ destination's rotated refresh tokens are written back through `DestinationTokenS
 from __future__ import annotations
 
 import re
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,7 @@ from bingbridge.errors import FieldProblem, ValidationError
 from bingbridge.settings import Secret, Settings
 from bingbridge.store.engine import utcnow
 from bingbridge.store.schema import destinations
+from bingbridge.tracking.destination_state import credentials_changed, refresh_lease
 from bingbridge.tracking.secrets import SecretBox
 
 # The seed's mapping of event names to Microsoft conversion goal names; editable per destination.
@@ -125,7 +127,11 @@ def _row_to_destination(row: Any) -> Destination:
 def save_destination(
     engine: Engine, box: SecretBox, workspace_id: int, data: DestinationInput, *, destination_id: int | None = None
 ) -> Destination:
-    """Validate and store a destination (new, or replacing `destination_id`); secrets are sealed."""
+    """Validate and store a destination (new, or replacing `destination_id`); secrets are sealed.
+
+    Saving is how credentials change (CLI, dashboard Save, Connect): a pause for refused credentials ends here, so
+    the next worker pass tries them at once.
+    """
     problems = data.problems()
     if problems:
         raise ValidationError(problems, operation="save destination")
@@ -156,6 +162,7 @@ def save_destination(
             destination_id = conn.execute(insert(destinations).values(created_at=now, **values)).inserted_primary_key[0]  # type: ignore[index]
         else:
             conn.execute(update(destinations).where(destinations.c.id == destination_id).values(**values))
+            credentials_changed(conn, destination_id, now=now)
     found = get_destination(engine, destination_id)
     assert found is not None
     return found
@@ -186,7 +193,11 @@ def set_live(engine: Engine, destination_id: int, live: bool) -> None:
 
 
 class DestinationTokenStore:
-    """Keeps a destination's OAuth tokens in its sealed secrets, so rotations are persisted at once."""
+    """Keeps a destination's OAuth tokens in its sealed secrets, so rotations are persisted at once.
+
+    A `SharedTokenStore`: refreshes of one destination are serialised across workers and processes by the
+    destination's refresh lease (`destination_state.refresh_lease`).
+    """
 
     def __init__(self, engine: Engine, box: SecretBox, destination_id: int) -> None:
         self.engine = engine
@@ -212,6 +223,9 @@ class DestinationTokenStore:
             expires_at=expires_at.replace(tzinfo=UTC),
             origin=str(secrets.get("origin") or ""),
         )
+
+    def refresh_lock(self, key: str) -> AbstractContextManager[None]:
+        return refresh_lease(self.engine, self.destination_id)
 
     def save(self, key: str, tokens: TokenSet) -> None:
         secrets, _ = self._secrets()
