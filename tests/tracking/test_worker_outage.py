@@ -6,12 +6,15 @@ worker runs on a fake clock, so ten minutes of backoff cost no wall time.
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 from datetime import timedelta
 
 import httpx
+from click.testing import CliRunner
 
+from bingbridge.cli import cli
 from bingbridge.tracking.destination_state import read_state
 from bingbridge.tracking.health import destination_health
 from bingbridge.tracking.log_queries import query_dispatch_log
@@ -81,6 +84,11 @@ def test_a_10_minute_outage_dead_letters_nothing_and_delivery_resumes_without_a_
         assert health.status == "Down" and health.reason.endswith(waiting)
         tried = query_dispatch_log(world.engine, world.workspace_id, statuses=["pending"], limit=1000)
         assert {row.reason.split(":")[0] for row in tried if row.attempts} == {waiting.split(":")[0]}
+        shown = CliRunner().invoke(
+            cli,
+            ["dispatch-log", "--status", "pending", "--limit", "1000", "--json", "--database-url", world.database_url],
+        )
+        assert shown.exit_code == 0 and any(waiting in (row["reason"] or "") for row in json.loads(shown.output))
 
         network.down = False
         recovered = clock.now
