@@ -197,6 +197,27 @@ def test_the_test_button_names_the_failing_credential(
     assert "invalid_client: AADSTS7000215: Invalid client secret provided." in page
 
 
+def test_a_refused_refresh_token_says_to_reconnect_the_destination(
+    emulated: DashboardWorld, bingads_emulator: RunningEmulator
+) -> None:
+    customer_id, account_id = emulator_account(bingads_emulator)
+    config = bingads_emulator.config
+    destination_id = create_destination(
+        emulated,
+        customer_id=str(customer_id),
+        account_id=str(account_id),
+        developer_token=config.developer_token,
+        client_id=config.client_id,
+        client_secret=config.client_secret,
+        access_token="",
+        refresh_token="revoked-long-ago",
+    )
+    page = emulated.client.get(emulated.post(f"/destinations/{destination_id}/test").headers["location"]).text
+    assert re.search(r"Test failed \(refresh_token\) after \d+ ms", page)
+    assert "reconnect this destination: Connect Microsoft Advertising again, or Save a new refresh token" in page
+    assert "auth login" not in page
+
+
 def test_connect_runs_the_oauth_flow_and_stores_the_tokens(
     emulated: DashboardWorld, bingads_emulator: RunningEmulator
 ) -> None:

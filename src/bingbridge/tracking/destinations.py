@@ -37,6 +37,8 @@ DEFAULT_CONVERSION_NAMES = {
 # The seed's call budget for a destination.
 DEFAULT_CALLS_PER_HOUR = 1000
 _DIGITS = re.compile(r"^\d+$")
+# What to do when Microsoft refuses a destination's refresh token.
+RECONNECT = "reconnect this destination: Connect Microsoft Advertising again, or Save a new refresh token"
 
 
 @dataclass(frozen=True)
@@ -271,7 +273,7 @@ def check_destination(
 ) -> ConnectionReport:
     """The Test button: a token and a real API call, with latency; the outcome is kept on the destination."""
     with destination_client(engine, box, destination, base, http=http, max_retries=0) as client:
-        report = check_connection(client)
+        report = check_connection(client, refresh_token_advice=RECONNECT)
     result = {**asdict(report), "at": utcnow().isoformat()}
     with engine.begin() as conn:
         conn.execute(update(destinations).where(destinations.c.id == destination.id).values(last_test=result))
