@@ -161,13 +161,11 @@ def test_the_health_badge_says_why_in_text_and_shape(signed_in: DashboardWorld) 
         assert "the last 3 calls failed (last: code 0)" in page
 
 
-def test_the_test_button_reports_success_with_latency(
-    emulated: DashboardWorld, bingads_emulator: RunningEmulator
-) -> None:
-    customer_id, account_id = emulator_account(bingads_emulator)
-    config = bingads_emulator.config
-    refresh = httpx.post(f"{bingads_emulator.url}/_emulator/tokens").json()["refresh_token"]
-    destination_id = create_destination(
+def emulated_destination(emulated: DashboardWorld, emulator: RunningEmulator, refresh_token: str) -> int:
+    """A destination saved through the card with the emulator's credentials and `refresh_token`."""
+    customer_id, account_id = emulator_account(emulator)
+    config = emulator.config
+    return create_destination(
         emulated,
         customer_id=str(customer_id),
         account_id=str(account_id),
@@ -175,8 +173,15 @@ def test_the_test_button_reports_success_with_latency(
         client_id=config.client_id,
         client_secret=config.client_secret,
         access_token="",
-        refresh_token=refresh,
+        refresh_token=refresh_token,
     )
+
+
+def test_the_test_button_reports_success_with_latency(
+    emulated: DashboardWorld, bingads_emulator: RunningEmulator
+) -> None:
+    refresh = httpx.post(f"{bingads_emulator.url}/_emulator/tokens").json()["refresh_token"]
+    destination_id = emulated_destination(emulated, bingads_emulator, refresh)
     answer = emulated.post(f"/destinations/{destination_id}/test")
     assert answer.headers["location"] == f"/destinations/{destination_id}#test"
     page = emulated.client.get(answer.headers["location"]).text
@@ -200,18 +205,7 @@ def test_the_test_button_names_the_failing_credential(
 def test_a_refused_refresh_token_says_to_reconnect_the_destination(
     emulated: DashboardWorld, bingads_emulator: RunningEmulator
 ) -> None:
-    customer_id, account_id = emulator_account(bingads_emulator)
-    config = bingads_emulator.config
-    destination_id = create_destination(
-        emulated,
-        customer_id=str(customer_id),
-        account_id=str(account_id),
-        developer_token=config.developer_token,
-        client_id=config.client_id,
-        client_secret=config.client_secret,
-        access_token="",
-        refresh_token="revoked-long-ago",
-    )
+    destination_id = emulated_destination(emulated, bingads_emulator, "revoked-long-ago")
     page = emulated.client.get(emulated.post(f"/destinations/{destination_id}/test").headers["location"]).text
     assert re.search(r"Test failed \(refresh_token\) after \d+ ms", page)
     assert "reconnect this destination: Connect Microsoft Advertising again, or Save a new refresh token" in page
