@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bingbridge.cli.common import emit, fail, json_option, load_settings, report_errors
+from bingbridge.tracking.worker_main import WorkerOptions
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -288,15 +289,18 @@ def serve(
 @click.command()
 @click.option("--once", is_flag=True, help="One pass over the queue, then exit (for cron).")
 @click.option(
-    "--lease-seconds", type=float, default=60.0, show_default=True, help="Claim lifetime of a batch (renewed mid-call)."
+    "--lease-seconds",
+    type=float,
+    default=WorkerOptions.lease_seconds,
+    show_default=True,
+    help="Claim lifetime of a batch (renewed mid-call).",
 )
 @click.option("--poll-seconds", type=float, default=2.0, show_default=True)
 @click.option(
     "--retry-window-hours",
     type=float,
-    default=72.0,
-    show_default=True,
-    help="Retry failing events this long, then dead-letter them (never past Microsoft's age limit).",
+    default=None,
+    help="Retry failing events this long, then dead-letter them (default 72; never past Microsoft's age limit).",
 )
 @click.option("--base-url", "api_base_url", default=None, help="Send Microsoft calls here (e.g. the emulator).")
 @_service_options
@@ -306,7 +310,7 @@ def worker(
     once: bool,
     lease_seconds: float,
     poll_seconds: float,
-    retry_window_hours: float,
+    retry_window_hours: float | None,
     api_base_url: str | None,
     as_json: bool,
     config_file: Path | None,

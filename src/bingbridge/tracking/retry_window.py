@@ -1,7 +1,7 @@
 """How long the worker keeps retrying a conversion whose calls fail, before the dead-letter queue.
 
 A row is retried, with the destination's capped backoff between calls, until the earlier of
-- its retry window after it was queued (`window`, 3 days by default: a weekend's outage), and
+- its retry window after it was queued (`window`, 72 hours by default: a weekend's outage), and
 - its conversion time plus the channel's age limit (`max_age`): Microsoft refuses offline conversions older than
   90 days (5609) and UET Conversions API events older than 7 days, so retrying past that only spends calls.
 The caller passes the channel's `max_age`; nothing here is specific to one channel.
@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from bingbridge.conversions.prepare import MAX_AGE
 
-DEFAULT_RETRY_WINDOW = timedelta(days=3)
+DEFAULT_RETRY_WINDOW = timedelta(hours=72)
 # The longest wait between two calls of a destination whose calls fail (5xx, connection errors): short enough to
 # resume within minutes of Microsoft's return, long enough to spend few calls of the hourly budget on an outage.
 RETRY_BACKOFF_CAP_SECONDS = 300.0

@@ -13,7 +13,7 @@ Choices:
   next batch would meet the same outage. The backoff grows with the destination's failed calls in a row and is
   capped (`retry_window.RETRY_BACKOFF_CAP_SECONDS`, 5 minutes), so an outage of hours costs few calls and delivery
   resumes within minutes of Microsoft's return, by itself. A row is dead-lettered only when its retry window is
-  over (`retry_window.RetryWindow`: 3 days, and never past the channel's age limit); dead letters are retried
+  over (`retry_window.RetryWindow`: 72 hours, and never past the channel's age limit); dead letters are retried
   automatically at growing intervals (`dlq_retry_seconds` at least, up to a day).
 - Pauses, outages and refused credentials live in the database (`destination_state`), shared by every worker and
   process: the dashboard and `dispatch-log` show "waiting for Microsoft since …", and saving new credentials ends

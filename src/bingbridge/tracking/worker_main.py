@@ -25,7 +25,7 @@ class WorkerOptions:
     lease_seconds: float = 60.0
     poll_seconds: float = 2.0
     batch_size: int = 1000
-    retry_window_hours: float = 72.0
+    retry_window_hours: float | None = None  # None: retry_window.DEFAULT_RETRY_WINDOW
     dlq_retry_seconds: float = 3600.0
     once: bool = False  # one pass, then exit (cron, tests)
 
@@ -48,7 +48,11 @@ def run_worker(settings: Settings, options: WorkerOptions, stop_event: threading
             lease_seconds=options.lease_seconds,
             poll_seconds=options.poll_seconds,
             batch_size=options.batch_size,
-            retry_window=RetryWindow(window=timedelta(hours=options.retry_window_hours)),
+            retry_window=(
+                RetryWindow(window=timedelta(hours=options.retry_window_hours))
+                if options.retry_window_hours is not None
+                else None
+            ),
             dlq_retry_seconds=options.dlq_retry_seconds,
         ) as worker:
             if options.once:
@@ -81,7 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--retry-window-hours",
         type=float,
         default=defaults.retry_window_hours,
-        help="retry failing conversions this long before the dead-letter queue (never past Microsoft's age limit)",
+        help="retry failing conversions this long before the dead-letter queue (default 72; never past Microsoft's age"
+        " limit)",
     )
     parser.add_argument("--dlq-retry-seconds", type=float, default=defaults.dlq_retry_seconds)
     parser.add_argument("--once", action="store_true", help="one pass, then exit")
