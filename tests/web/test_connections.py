@@ -13,7 +13,11 @@ from bingbridge.emulator.server import RunningEmulator
 from bingbridge.store.engine import utcnow
 from bingbridge.store.schema import dispatch_calls
 from bingbridge.tracking.destinations import get_destination, set_live
+from bingbridge.tracking.events import parse_events
+from bingbridge.tracking.ingest import ingest
+from bingbridge.tracking.worker import Worker
 from bingbridge.tracking.workspaces import workspace_for_key
+from tests.tracking.ingest_support import make_event, stored_dispatches
 from tests.web.conftest import DashboardWorld, emulator_account, emulator_destination
 
 SECRETS = {
@@ -210,6 +214,43 @@ def test_a_refused_refresh_token_says_to_reconnect_the_destination(
     assert re.search(r"Test failed \(refresh_token\) after \d+ ms", page)
     assert "reconnect this destination: Connect Microsoft Advertising again, or Save a new refresh token" in page
     assert "auth login" not in page
+
+
+def test_save_ends_a_credentials_pause_and_dispatch_resumes_at_once(
+    emulated: DashboardWorld, bingads_emulator: RunningEmulator
+) -> None:
+    destination_id = emulated_destination(emulated, bingads_emulator, "revoked-long-ago")
+    set_live(emulated.engine, destination_id, True)
+    now = utcnow()
+    valid, _ = parse_events({"events": [make_event(f"e-{i}") for i in range(20)]}, now=now)
+    ingest(emulated.engine, 1, [e for _, e in valid], now=now)
+    with Worker(emulated.engine, emulated.dash.box, emulated.settings) as worker:
+        assert worker.run_once() == 20  # refused: given back untouched, the destination paused
+        for path in ("/", f"/destinations/{destination_id}"):
+            page = emulated.client.get(path).text
+            assert '<span aria-hidden="true" class="badge-shape">■</span> Down</span>' in page
+            assert "credentials refused (invalid_grant): reconnect this destination" in page
+        assert worker.run_once() == 0
+
+        config = bingads_emulator.config
+        customer_id, account_id = emulator_account(bingads_emulator)
+        fresh = httpx.post(f"{bingads_emulator.url}/_emulator/tokens").json()["refresh_token"]
+        saved = emulated.post(
+            f"/destinations/{destination_id}",
+            card(
+                customer_id=str(customer_id),
+                account_id=str(account_id),
+                client_id=config.client_id,
+                developer_token="",
+                client_secret="",
+                access_token="",
+                refresh_token=fresh,
+            ),
+        )
+        assert saved.status_code == 303
+        assert worker.run_once() == 20  # at once, not after the five-minute pause
+    assert not [r for r in stored_dispatches(emulated.engine) if r.status == "pending"]
+    assert "credentials refused" not in emulated.client.get("/").text
 
 
 def test_connect_runs_the_oauth_flow_and_stores_the_tokens(
