@@ -88,19 +88,23 @@ def test_a_refused_refresh_token_is_down_and_delivery_resumes_right_after_save(
     assert destination_health(world.engine, destination.id, clock.now).status == "Degraded"
 
 
-@pytest.fixture
-def postgres_world(tmp_path: Path) -> Iterator[TrackingWorld]:
-    """A world on PostgreSQL whose emulator revokes a refresh token when it rotates it (so a second redemption of
-    the same token is refused with invalid_grant)."""
+@pytest.fixture(params=["postgresql", "sqlite"])
+def rotating_world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TrackingWorld]:
+    """A world whose emulator revokes a refresh token when it rotates it (so a second redemption of the same token
+    is refused with invalid_grant): on PostgreSQL where BINGBRIDGE_TEST_POSTGRES_URL is set, and on SQLite."""
+    rotating = EmulatorConfig(rotate_refresh_tokens=True)
+    if request.param == "sqlite":
+        yield from open_world(f"sqlite:///{tmp_path / 'tracking.db'}", tmp_path, rotating)
+        return
     url = os.environ.get("BINGBRIDGE_TEST_POSTGRES_URL")
     if not url:
         pytest.skip("set BINGBRIDGE_TEST_POSTGRES_URL to run the PostgreSQL tests")
     with postgres_schema_url(url) as scoped:
-        yield from open_world(scoped, tmp_path, EmulatorConfig(rotate_refresh_tokens=True))
+        yield from open_world(scoped, tmp_path, rotating)
 
 
-def test_two_workers_on_a_fresh_destination_never_get_invalid_grant(postgres_world: TrackingWorld) -> None:
-    world = postgres_world
+def test_two_workers_on_a_fresh_destination_never_get_invalid_grant(rotating_world: TrackingWorld) -> None:
+    world = rotating_world
     destination = world.add_destination(world.accounts()[0])
     _forget_access_token(world, destination.id)
     store_events(world, conversions(2000))
