@@ -228,3 +228,35 @@ def test_a_failed_group_commit_fails_every_caller_of_the_group(engine: Engine, w
             committer.ingest(workspace, parsed(make_event()), now=utcnow())
     # The committer is not stuck: the next call commits.
     assert committer.ingest(workspace, parsed(make_event()), now=utcnow()).accepted == 1
+
+
+def test_a_request_that_fails_does_not_fail_the_others_of_its_group(engine: Engine, workspace: Workspace) -> None:
+    committer = GroupCommitter(engine)
+    groups: list[int] = []
+    real = ingest_module.ingest_together
+
+    def refusing_one(engine: Engine, requests: Sequence[IngestRequest]) -> list[IngestResult]:
+        groups.append(len(requests))
+        time.sleep(0.01)  # callers arriving meanwhile are committed together
+        if any(r.events[0].event_id == "poison" for r in requests):
+            raise OperationalError("INSERT", {}, Exception("value out of range"))
+        return real(engine, requests)
+
+    outcomes: dict[int, object] = {}
+
+    def send(n: int) -> None:
+        batch = parsed(make_event("poison" if n == 5 else f"e-{n}"))
+        try:
+            outcomes[n] = committer.ingest(workspace, batch, now=utcnow()).accepted
+        except OperationalError:
+            outcomes[n] = "refused"
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ingest_module, "ingest_together", refusing_one)
+        threads = [threading.Thread(target=send, args=(n,)) for n in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert outcomes == {n: "refused" if n == 5 else 1 for n in range(12)}
+    assert max(groups) > 1 and count(engine, events) == 11
