@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import update
 
+from bingbridge.cli import cli
 from bingbridge.emulator.state import EmulatorConfig
 from bingbridge.store.schema import destinations
 from bingbridge.tracking.destination_state import read_state
@@ -74,13 +76,12 @@ def test_a_refused_refresh_token_is_down_and_delivery_resumes_right_after_save(
         assert worker.run_once() == 0  # paused: the same token would be refused again
 
         fresh = world.inspector.post("/_emulator/tokens").json()["refresh_token"]
-        save_destination(  # what the dashboard's Save, Connect and `destinations update` do
-            world.engine,
-            world.box,
-            world.workspace_id,
-            DestinationInput(refresh_token=fresh, **typed),  # type: ignore[arg-type]
-            destination_id=destination.id,
+        updated = CliRunner().invoke(  # the same save as the dashboard's Save and Connect
+            cli,
+            ["destinations", "update", str(destination.id), "--refresh-token", fresh],
+            env={"BINGBRIDGE_DATABASE_URL": world.database_url, "BINGBRIDGE_SECRET_KEY": world.secret_key},
         )
+        assert updated.exit_code == 0, updated.output
         assert worker.run_once() == 300  # at once: no waiting for the pause to end
     assert world.statuses() == Counter({"sent": 300})
     assert read_state(world.engine, destination.id).credentials_error is None

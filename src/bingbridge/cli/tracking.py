@@ -166,6 +166,50 @@ def destinations_add(
     emit(destination.public(), as_json=as_json)
 
 
+@destinations.command("update")
+@click.argument("destination_id", type=int)
+@click.option("--developer-token", default=None)
+@click.option("--client-id", default=None)
+@click.option("--client-secret", default=None)
+@click.option("--refresh-token", default=None)
+@click.option("--access-token", default=None)
+@_service_options
+@json_option
+@report_errors
+def destinations_update(
+    destination_id: int,
+    developer_token: str | None,
+    client_id: str | None,
+    client_secret: str | None,
+    refresh_token: str | None,
+    access_token: str | None,
+    as_json: bool,
+    config_file: Path | None,
+    database_url: str | None,
+) -> None:
+    """Replace a destination's credentials (the others are kept); a pause for refused credentials ends at once.
+
+    Example: bingbridge destinations update 1 --refresh-token R
+    """
+    from bingbridge.tracking.destinations import get_destination, update_credentials
+
+    settings, engine = _open(config_file, database_url)
+    destination = get_destination(engine, destination_id)
+    if destination is None:
+        fail(f"no destination {destination_id}", "List them with `bingbridge destinations list`.", code=2)
+    changes = {
+        "developer_token": developer_token,
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "refresh_token": refresh_token,
+        "access_token": access_token,
+    }
+    if not any(changes.values()):
+        fail("nothing to update", "Give at least one of --refresh-token, --developer-token, ... (see --help).", code=2)
+    updated = update_credentials(engine, _box(settings), destination, **changes)
+    emit(updated.public(), as_json=as_json)
+
+
 @destinations.command("list")
 @click.option("--workspace", default=None, help="Only this workspace.")
 @_service_options

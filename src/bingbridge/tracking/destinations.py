@@ -170,6 +170,41 @@ def save_destination(
     return found
 
 
+def update_credentials(
+    engine: Engine,
+    box: SecretBox,
+    destination: Destination,
+    *,
+    developer_token: str | None = None,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    refresh_token: str | None = None,
+    access_token: str | None = None,
+) -> Destination:
+    """Save `destination` with the credentials given replaced (None keeps what is stored), everything else as is.
+
+    Like every save, it ends a pause for refused credentials. A new refresh token drops the stored access token
+    unless one is given with it: the old access token belongs to the old grant.
+    """
+    stored = box.open(destination.sealed)
+    data = DestinationInput(
+        customer_id=destination.customer_id,
+        account_id=destination.account_id,
+        developer_token=developer_token or stored.get("developer_token"),
+        client_id=client_id or destination.client_id,
+        client_secret=client_secret or stored.get("client_secret"),
+        refresh_token=refresh_token or stored.get("refresh_token"),
+        access_token=access_token or (None if refresh_token else stored.get("access_token")),
+        uet_tag_id=destination.uet_tag_id,
+        name=destination.name,
+        environment=destination.environment,
+        live=destination.live,
+        conversion_names=destination.conversion_names,
+        calls_per_hour=destination.calls_per_hour,
+    )
+    return save_destination(engine, box, destination.workspace_id, data, destination_id=destination.id)
+
+
 def get_destination(engine: Engine, destination_id: int) -> Destination | None:
     with engine.connect() as conn:
         row = conn.execute(select(destinations).where(destinations.c.id == destination_id)).first()
