@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -188,28 +188,37 @@ def test_an_empty_batch_stores_nothing(engine: Engine, workspace: Workspace) -> 
 # ---- committing concurrent callers together ----
 
 
-def test_concurrent_callers_share_commits_and_get_their_own_results(engine: Engine, workspace: Workspace) -> None:
-    committer = GroupCommitter(engine)
+def concurrently(send: Callable[[int], None], callers: int, *, refuse: str | None = None) -> list[int]:
+    """Run `send(0..callers-1)` in threads while each group commit takes 10 ms (a slow disk flush: callers arriving
+    meanwhile wait for the next group) and fails when it holds the event id `refuse`; returns the group sizes."""
     groups: list[int] = []
     real = ingest_module.ingest_together
 
-    def counting(engine: Engine, requests: Sequence[IngestRequest]) -> list[IngestResult]:
+    def slow(engine: Engine, requests: Sequence[IngestRequest]) -> list[IngestResult]:
         groups.append(len(requests))
-        time.sleep(0.01)  # a slow disk flush: callers arriving meanwhile wait for the next group
+        time.sleep(0.01)
+        if any(e.event_id == refuse for r in requests for e in r.events):
+            raise OperationalError("INSERT", {}, Exception("value out of range"))
         return real(engine, requests)
 
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ingest_module, "ingest_together", slow)
+        threads = [threading.Thread(target=send, args=(n,)) for n in range(callers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    return groups
+
+
+def test_concurrent_callers_share_commits_and_get_their_own_results(engine: Engine, workspace: Workspace) -> None:
+    committer = GroupCommitter(engine)
     results: dict[int, IngestResult] = {}
 
     def send(n: int) -> None:
         results[n] = committer.ingest(workspace, parsed(make_event(f"e-{n}"), make_event("shared")), now=utcnow())
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ingest_module, "ingest_together", counting)
-        threads = [threading.Thread(target=send, args=(n,)) for n in range(12)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+    groups = concurrently(send, 12)
     assert sum(groups) == 12 and len(groups) < 12  # some commits carried several callers
     assert [results[n].results[0].status for n in range(12)] == ["accepted"] * 12
     assert sorted(results[n].results[1].status for n in range(12)) == ["accepted"] + ["duplicate"] * 11
@@ -228,3 +237,19 @@ def test_a_failed_group_commit_fails_every_caller_of_the_group(engine: Engine, w
             committer.ingest(workspace, parsed(make_event()), now=utcnow())
     # The committer is not stuck: the next call commits.
     assert committer.ingest(workspace, parsed(make_event()), now=utcnow()).accepted == 1
+
+
+def test_a_request_that_fails_does_not_fail_the_others_of_its_group(engine: Engine, workspace: Workspace) -> None:
+    committer = GroupCommitter(engine)
+    outcomes: dict[int, object] = {}
+
+    def send(n: int) -> None:
+        batch = parsed(make_event("poison" if n == 5 else f"e-{n}"))
+        try:
+            outcomes[n] = committer.ingest(workspace, batch, now=utcnow()).accepted
+        except OperationalError:
+            outcomes[n] = "refused"
+
+    groups = concurrently(send, 12, refuse="poison")
+    assert outcomes == {n: "refused" if n == 5 else 1 for n in range(12)}
+    assert max(groups) > 1 and count(engine, events) == 11

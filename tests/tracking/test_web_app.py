@@ -103,6 +103,17 @@ def test_bad_input_is_a_4xx_naming_the_problem(
     assert fragment in text
 
 
+def test_a_key_given_twice_is_refused_and_nothing_is_stored(
+    client: TestClient, auth: dict[str, str], engine: Engine
+) -> None:
+    event = json.dumps(make_event(consent={"ad_storage": "denied"}))
+    body = event.replace('"ad_storage": "denied"', '"ad_storage": "denied", "ad_storage": "granted"')
+    response = client.post("/v1/events", content=f'{{"events": [{body}]}}'.encode(), headers=auth)
+    assert response.status_code == 400
+    assert "'ad_storage' appears twice" in response.json()["detail"]
+    assert stored_events(engine) == []
+
+
 def test_an_invalid_event_is_described_field_by_field(client: TestClient, auth: dict[str, str]) -> None:
     response = client.post("/v1/events", json=make_event("bad", currency="EURO", value=-2), headers=auth)
     assert response.status_code == 422

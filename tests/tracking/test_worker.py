@@ -23,6 +23,7 @@ from bingbridge.tracking import dispatch_log
 from bingbridge.tracking.destinations import DestinationInput, get_destination, save_destination
 from bingbridge.tracking.health import destination_health
 from bingbridge.tracking.ingest import NO_MATCH_KEY
+from bingbridge.tracking.retry_window import RetryWindow
 from bingbridge.tracking.worker import (
     Worker,
     budget,
@@ -266,7 +267,7 @@ def _dead_letter_all(world: TrackingWorld, worker: Worker, clock: FakeClock, cou
     raise AssertionError(f"not all dead-lettered: {world.statuses()}")
 
 
-def test_rows_dead_letter_after_max_attempts_and_are_retried_automatically(
+def test_rows_dead_letter_when_their_retry_window_is_over_and_are_retried_automatically(
     world: TrackingWorld, clock: FakeClock
 ) -> None:
     destination = world.add_destination(world.accounts()[0])
@@ -277,41 +278,48 @@ def test_rows_dead_letter_after_max_attempts_and_are_retried_automatically(
         world.box,
         world.settings,
         clock=clock,
-        max_attempts=3,
+        retry_window=RetryWindow(window=timedelta(seconds=5)),
         dlq_retry_seconds=600,
         rng=random.Random(1),
     )
     with worker:
         _dead_letter_all(world, worker, clock, 30)
-        assert len(world.call_rows()) == 3  # injected faults never reach the emulator's handler or its count
         dead = list_dead_letters(world.engine, destination_id=destination.id)
         assert len(dead) == 30
-        assert {(d.attempts, d.code, d.next_attempt_at) for d in dead} == {(3, 0, clock.now + timedelta(seconds=600))}
-        assert all("InternalError" in (d.reason or "") for d in dead)
+        assert {d.code for d in dead} == {0} and len({d.next_attempt_at for d in dead}) == 1
+        assert all("retry window over" in (d.reason or "") and "InternalError" in (d.reason or "") for d in dead)
         assert destination_health(world.engine, destination.id, clock.now).status == "Down"
+        first_retry = dead[0].next_attempt_at
+        assert first_retry == clock.now + timedelta(seconds=600)
 
-        clock.advance(600)
-        worker.run_once()  # the automatic DLQ retry fails too: the interval doubles
-        dead = list_dead_letters(world.engine)
-        assert {(d.attempts, d.next_attempt_at) for d in dead} == {(4, clock.now + timedelta(seconds=1200))}
+        clock.now = first_retry
+        worker.run_once()  # the automatic DLQ retry fails too: the interval grows with the rows' age
+        again = list_dead_letters(world.engine)
+        assert len({d.next_attempt_at for d in again}) == 1
+        interval = again[0].next_attempt_at - clock.now  # type: ignore[operator]
+        assert interval > timedelta(seconds=600)
 
         world.configure(error_rate=0.0)
-        clock.advance(1199)
+        clock.now += interval - timedelta(seconds=1)
         assert worker.run_once() == 0
         clock.advance(1)
         assert worker.run_once() == 30
     assert world.statuses() == Counter({"sent": 30})
     assert len(world.received()) == 30
-    assert [c.ok for c in world.call_rows()] == [0, 0, 0, 0, 1]
+    assert [c.ok for c in world.call_rows()][-1] == 1
 
 
 def test_replay_makes_dead_letters_due_now(world: TrackingWorld, clock: FakeClock) -> None:
     destination = world.add_destination(world.accounts()[0])
     store_events(world, conversions(30))
     world.configure(error_rate=1.0)
-    with Worker(world.engine, world.box, world.settings, clock=clock, max_attempts=2, dlq_retry_seconds=3600) as worker:
+    no_retries = RetryWindow(window=timedelta(0))
+    with Worker(
+        world.engine, world.box, world.settings, clock=clock, retry_window=no_retries, dlq_retry_seconds=3600
+    ) as worker:
         _dead_letter_all(world, worker, clock, 30)
         world.configure(error_rate=0.0)
+        clock.advance(2)  # the destination's pause after the failed call (the first backoff: up to 2 s) is over
         assert worker.run_once() == 0  # not due for an hour
 
         some = [d.id for d in list_dead_letters(world.engine)][:10]

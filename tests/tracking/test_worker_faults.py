@@ -33,9 +33,7 @@ def test_everything_arrives_through_faults_and_throttling_and_health_recovers(
     world.configure(error_rate=0.3, calls_per_minute=4)
     seen: list[str] = []
     window_start = clock.now
-    worker = Worker(
-        world.engine, world.box, world.settings, clock=clock, batch_size=100, max_attempts=20, rng=random.Random(7)
-    )
+    worker = Worker(world.engine, world.box, world.settings, clock=clock, batch_size=100, rng=random.Random(7))
     with worker:
         for _ in range(500):
             handled = worker.run_once()
@@ -82,7 +80,7 @@ def test_server_errors_back_off_exponentially_with_jitter(world: TrackingWorld, 
     store_events(world, conversions(10))
     world.configure(error_rate=1.0)
     delays = []
-    with Worker(world.engine, world.box, world.settings, clock=clock, max_attempts=6, rng=random.Random(3)) as worker:
+    with Worker(world.engine, world.box, world.settings, clock=clock, rng=random.Random(3)) as worker:
         for _ in range(5):
             before = clock.now
             worker.run_once()

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, update
 
 from bingbridge.store.engine import create_engine_for, migrate, utcnow
 from bingbridge.store.schema import destinations
+from bingbridge.tracking.destination_state import credentials_changed, pause_for_credentials, record_failed_call
 from bingbridge.tracking.destinations import Destination, DestinationInput, get_destination, save_destination
 from bingbridge.tracking.dispatch_log import Call, budget, record_call
 from bingbridge.tracking.health import destination_health
@@ -78,10 +79,27 @@ def test_three_failures_in_a_row_are_down(db: Engine, target: Destination) -> No
     assert (health.status, health.reason) == ("Down", "the last 3 calls failed (last: code 0)")
 
 
-def test_refused_credentials_are_down_at_once(db: Engine, target: Destination) -> None:
-    calls(db, target, [(2, True, None), (1, False, 105)])
+def test_refused_credentials_are_down_at_once_until_they_are_saved_again(db: Engine, target: Destination) -> None:
+    calls(db, target, [(2, True, None), (1, False, None)])
+    with db.begin() as conn:
+        pause_for_credentials(conn, target.id, now=NOW, until=NOW + timedelta(minutes=5), error="invalid_grant")
     health = destination_health(db, target.id, NOW)
-    assert health.status == "Down" and "credentials refused (code 105)" in health.reason
+    assert (health.status, health.reason) == ("Down", "credentials refused (invalid_grant): reconnect this destination")
+    with db.begin() as conn:
+        credentials_changed(conn, target.id, now=NOW)
+    assert destination_health(db, target.id, NOW).status == "Degraded"
+
+
+def test_an_outage_names_since_when(db: Engine, target: Destination) -> None:
+    calls(db, target, [(3, False, None), (2, False, None), (1, False, None)])
+    with db.begin() as conn:
+        for minutes in (3, 2, 1):
+            at = NOW - timedelta(minutes=minutes)
+            record_failed_call(conn, target.id, now=at, retry_at=at + timedelta(seconds=30))
+    health = destination_health(db, target.id, NOW)
+    assert health.status == "Down"
+    since = (NOW - timedelta(minutes=3)).isoformat(sep=" ", timespec="seconds")
+    assert health.reason.endswith(f"; waiting for Microsoft since {since} UTC")
 
 
 def test_failures_age_out_of_the_window(db: Engine, target: Destination) -> None:

@@ -32,6 +32,7 @@ from bingbridge.emulator.state import EmulatorConfig
 from bingbridge.serving import serve_in_thread
 from bingbridge.settings import Secret, Settings
 from bingbridge.store.engine import open_database, utcnow
+from bingbridge.tracking.retry_window import RetryWindow
 from bingbridge.tracking.secrets import SecretBox
 from bingbridge.tracking.worker import Worker
 from bingbridge.web.app import create_app
@@ -91,10 +92,10 @@ def service(tmp_path: Path) -> Iterator[Service]:
         engine = open_database(settings.database_url)
         app = create_app(settings, engine)
         stop = threading.Event()
-        # One attempt before the dead-letter queue, and no automatic DLQ retry within the test: a failing call
-        # makes a dead letter at once, and only the Replay button sends it again.
-        worker = Worker(engine, SecretBox.for_settings(settings), settings, poll_seconds=0.2, max_attempts=1,
-                        dlq_retry_seconds=3600)  # fmt: skip
+        # No retry window, and no automatic DLQ retry within the test: a failing call makes a dead letter at
+        # once, and only the Replay button sends it again.
+        worker = Worker(engine, SecretBox.for_settings(settings), settings, poll_seconds=0.2,
+                        retry_window=RetryWindow(window=timedelta(0)), dlq_retry_seconds=3600)  # fmt: skip
         worker_thread = threading.Thread(target=worker.run, args=(stop,), name="bingbridge-worker-test", daemon=True)
         with httpx.Client(timeout=30) as http:
             mount_dashboard(app, settings, engine, http=http)

@@ -14,7 +14,11 @@ from bingbridge.emulator.server import RunningEmulator
 from bingbridge.store.engine import utcnow
 from bingbridge.store.schema import dispatch_calls
 from bingbridge.tracking.destinations import get_destination, set_live
+from bingbridge.tracking.events import parse_events
+from bingbridge.tracking.ingest import ingest
+from bingbridge.tracking.worker import Worker
 from bingbridge.tracking.workspaces import key_holder, list_keys, list_workspaces, workspace_for_key
+from tests.tracking.ingest_support import make_event, stored_dispatches
 from tests.web.conftest import (
     DashboardWorld,
     dashboard_settings,
@@ -169,13 +173,11 @@ def test_the_health_badge_says_why_in_text_and_shape(signed_in: DashboardWorld) 
         assert "the last 3 calls failed (last: code 0)" in page
 
 
-def test_the_test_button_reports_success_with_latency(
-    emulated: DashboardWorld, bingads_emulator: RunningEmulator
-) -> None:
-    customer_id, account_id = emulator_account(bingads_emulator)
-    config = bingads_emulator.config
-    refresh = httpx.post(f"{bingads_emulator.url}/_emulator/tokens").json()["refresh_token"]
-    destination_id = create_destination(
+def emulated_destination(emulated: DashboardWorld, emulator: RunningEmulator, refresh_token: str) -> int:
+    """A destination saved through the card with the emulator's credentials and `refresh_token`."""
+    customer_id, account_id = emulator_account(emulator)
+    config = emulator.config
+    return create_destination(
         emulated,
         customer_id=str(customer_id),
         account_id=str(account_id),
@@ -183,8 +185,15 @@ def test_the_test_button_reports_success_with_latency(
         client_id=config.client_id,
         client_secret=config.client_secret,
         access_token="",
-        refresh_token=refresh,
+        refresh_token=refresh_token,
     )
+
+
+def test_the_test_button_reports_success_with_latency(
+    emulated: DashboardWorld, bingads_emulator: RunningEmulator
+) -> None:
+    refresh = httpx.post(f"{bingads_emulator.url}/_emulator/tokens").json()["refresh_token"]
+    destination_id = emulated_destination(emulated, bingads_emulator, refresh)
     answer = emulated.post(f"/destinations/{destination_id}/test")
     assert answer.headers["location"] == f"/destinations/{destination_id}#test"
     page = emulated.client.get(answer.headers["location"]).text
@@ -203,6 +212,53 @@ def test_the_test_button_names_the_failing_credential(
     assert re.search(r"Test failed \(client_secret\) after \d+ ms", page)
     assert "<strong>Test failed</strong> at <em>client_secret</em>" in page
     assert "invalid_client: AADSTS7000215: Invalid client secret provided." in page
+
+
+def test_a_refused_refresh_token_says_to_reconnect_the_destination(
+    emulated: DashboardWorld, bingads_emulator: RunningEmulator
+) -> None:
+    destination_id = emulated_destination(emulated, bingads_emulator, "revoked-long-ago")
+    page = emulated.client.get(emulated.post(f"/destinations/{destination_id}/test").headers["location"]).text
+    assert re.search(r"Test failed \(refresh_token\) after \d+ ms", page)
+    assert "reconnect this destination: Connect Microsoft Advertising again, or Save a new refresh token" in page
+    assert "auth login" not in page
+
+
+def test_save_ends_a_credentials_pause_and_dispatch_resumes_at_once(
+    emulated: DashboardWorld, bingads_emulator: RunningEmulator
+) -> None:
+    destination_id = emulated_destination(emulated, bingads_emulator, "revoked-long-ago")
+    set_live(emulated.engine, destination_id, True)
+    now = utcnow()
+    valid, _ = parse_events({"events": [make_event(f"e-{i}") for i in range(20)]}, now=now)
+    ingest(emulated.engine, 1, [e for _, e in valid], now=now)
+    with Worker(emulated.engine, emulated.dash.box, emulated.settings) as worker:
+        assert worker.run_once() == 20  # refused: given back untouched, the destination paused
+        for path in ("/", f"/destinations/{destination_id}"):
+            page = emulated.client.get(path).text
+            assert '<span aria-hidden="true" class="badge-shape">■</span> Down</span>' in page
+            assert "credentials refused (invalid_grant): reconnect this destination" in page
+        assert worker.run_once() == 0
+
+        config = bingads_emulator.config
+        customer_id, account_id = emulator_account(bingads_emulator)
+        fresh = httpx.post(f"{bingads_emulator.url}/_emulator/tokens").json()["refresh_token"]
+        saved = emulated.post(
+            f"/destinations/{destination_id}",
+            card(
+                customer_id=str(customer_id),
+                account_id=str(account_id),
+                client_id=config.client_id,
+                developer_token="",
+                client_secret="",
+                access_token="",
+                refresh_token=fresh,
+            ),
+        )
+        assert saved.status_code == 303
+        assert worker.run_once() == 20  # at once, not after the five-minute pause
+    assert not [r for r in stored_dispatches(emulated.engine) if r.status == "pending"]
+    assert "credentials refused" not in emulated.client.get("/").text
 
 
 def test_connect_runs_the_oauth_flow_and_stores_the_tokens(

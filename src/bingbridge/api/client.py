@@ -190,9 +190,11 @@ class BingAdsClient(_ClientBase):
 
     def refresh_access_token(self) -> None:
         """Redeem the refresh token now; the rotated refresh token is persisted."""
-        url, form = self.tokens.refresh_form()
-        response = self.http.post(url, data=form)
-        self.tokens.accept(response.status_code, response.content)
+        with self.tokens.refreshing() as needed:
+            if needed:
+                url, form = self.tokens.refresh_form()
+                response = self.http.post(url, data=form)
+                self.tokens.accept(response.status_code, response.content)
 
     def call(
         self,
@@ -307,10 +309,12 @@ class AsyncBingAdsClient(_ClientBase):
             await self.http.aclose()
 
     async def refresh_access_token(self) -> None:
-        """Redeem the refresh token now; the rotated refresh token is persisted."""
-        url, form = self.tokens.refresh_form()
-        response = await self.http.post(url, data=form)
-        self.tokens.accept(response.status_code, response.content)
+        """As the sync client's; a `SharedTokenStore`'s lock is taken synchronously (it waits on the database)."""
+        with self.tokens.refreshing() as needed:
+            if needed:
+                url, form = self.tokens.refresh_form()
+                response = await self.http.post(url, data=form)
+                self.tokens.accept(response.status_code, response.content)
 
     async def call(
         self,

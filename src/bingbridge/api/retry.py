@@ -27,8 +27,12 @@ def next_step(
     token_refreshed: bool,
     settings: Settings,
     rng: random.Random | None = None,
+    backoff_cap: float = BACKOFF_CAP_SECONDS,
 ) -> Retry | None:
     """Decide what to do after `error` on try number `attempt` (0-based); None means give up.
+
+    `backoff_cap` bounds the exponential backoff: a call waits at most a minute; the dispatch worker, riding out
+    outages of hours, waits longer between tries.
 
     - 109 AuthenticationTokenExpired: refresh the token once, then retry at once.
     - 117 CallRateExceeded: wait out the throttle window (60 s by default).
@@ -50,10 +54,10 @@ def next_step(
             return Retry(delay=settings.throttle_wait_seconds)
         if error.retry_after is not None:
             return Retry(delay=error.retry_after)
-    return Retry(delay=backoff(attempt, rng))
+    return Retry(delay=backoff(attempt, rng, cap=backoff_cap))
 
 
-def backoff(attempt: int, rng: random.Random | None = None) -> float:
+def backoff(attempt: int, rng: random.Random | None = None, *, cap: float = BACKOFF_CAP_SECONDS) -> float:
     """Full-jitter exponential backoff: uniform(0, min(cap, base * 2**attempt))."""
-    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
+    ceiling = min(cap, BACKOFF_BASE_SECONDS * 2 ** min(attempt, 64))
     return (rng or random).uniform(0, ceiling)

@@ -47,13 +47,19 @@ def _api_failure(error: ApiError) -> str:
     return "api"
 
 
-def check_connection(client: BingAdsClient) -> ConnectionReport:
-    """Get a fresh access token, then call GetUser; report latency in ms and the failing credential."""
+def check_connection(client: BingAdsClient, *, refresh_token_advice: str | None = None) -> ConnectionReport:
+    """Get a fresh access token, then call GetUser; report latency in ms and the failing credential.
+
+    `refresh_token_advice` replaces the generic advice for a refused refresh token (`bingbridge auth login`) where
+    the token belongs to something else, such as a tracking destination.
+    """
     started = time.perf_counter()
     try:
         client.refresh_access_token()
     except OAuthError as exc:
-        return ConnectionReport(False, failed=_oauth_failure(exc), message=f"{exc} — {exc.hint}")
+        failed = _oauth_failure(exc)
+        advice = refresh_token_advice if failed == "refresh_token" and refresh_token_advice else exc.hint
+        return ConnectionReport(False, failed=failed, message=f"{exc} — {advice}")
     except ConfigurationError as exc:
         return ConnectionReport(False, failed="configuration", message=str(exc))
     except (BingBridgeError, httpx.TransportError) as exc:

@@ -9,9 +9,11 @@ client, so the sync and async clients share all of this.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl
 
 from bingbridge.auth.tokens import TokenSet, TokenStore, fingerprint, utcnow
@@ -139,6 +141,14 @@ def parse_token_response(status: int, body: bytes, *, origin: str, previous: Tok
     return tokens
 
 
+@runtime_checkable
+class SharedTokenStore(TokenStore, Protocol):
+    """A token store several processes use at once: it serialises refreshes, because a refresh may rotate the
+    refresh token and a second refresh with the old one may be refused (`invalid_grant`)."""
+
+    def refresh_lock(self, key: str) -> AbstractContextManager[None]: ...
+
+
 class TokenManager:
     """Decides which refresh token to use, when to refresh, and persists every rotation.
 
@@ -171,6 +181,26 @@ class TokenManager:
 
     def needs_refresh(self) -> bool:
         return self._tokens is None or self._tokens.expires_soon()
+
+    @contextmanager
+    def refreshing(self) -> Iterator[bool]:
+        """Around one refresh: yields whether to call the token endpoint.
+
+        With a `SharedTokenStore` the block holds its lock, and when someone else rotated the tokens meanwhile
+        (the stored refresh token is no longer ours and its access token is fresh) those are taken instead and
+        False is yielded: redeeming ours again could be refused, and one refresh per rotation is enough.
+        """
+        if not isinstance(self.store, SharedTokenStore):
+            yield True
+            return
+        used = self._tokens.refresh_token if self._tokens else None
+        with self.store.refresh_lock(self.key):
+            stored = self.store.load(self.key)
+            if stored is not None and stored.refresh_token != used and not stored.expires_soon():
+                self._tokens = stored
+                yield False
+            else:
+                yield True
 
     def refresh_form(self) -> tuple[str, dict[str, str]]:
         """URL and form of the next refresh request."""

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bingbridge.cli.common import emit, fail, json_option, load_settings, report_errors
+from bingbridge.tracking.worker_main import WorkerOptions
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -268,6 +269,50 @@ def destinations_add(
     emit(destination.public(), as_json=as_json)
 
 
+@destinations.command("update")
+@click.argument("destination_id", type=int)
+@click.option("--developer-token", default=None)
+@click.option("--client-id", default=None)
+@click.option("--client-secret", default=None)
+@click.option("--refresh-token", default=None)
+@click.option("--access-token", default=None)
+@_service_options
+@json_option
+@report_errors
+def destinations_update(
+    destination_id: int,
+    developer_token: str | None,
+    client_id: str | None,
+    client_secret: str | None,
+    refresh_token: str | None,
+    access_token: str | None,
+    as_json: bool,
+    config_file: Path | None,
+    database_url: str | None,
+) -> None:
+    """Replace a destination's credentials (the others are kept); a pause for refused credentials ends at once.
+
+    Example: bingbridge destinations update 1 --refresh-token R
+    """
+    from bingbridge.tracking.destinations import get_destination, update_credentials
+
+    settings, engine = _open(config_file, database_url)
+    destination = get_destination(engine, destination_id)
+    if destination is None:
+        fail(f"no destination {destination_id}", "List them with `bingbridge destinations list`.", code=2)
+    changes = {
+        "developer_token": developer_token,
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "refresh_token": refresh_token,
+        "access_token": access_token,
+    }
+    if not any(changes.values()):
+        fail("nothing to update", "Give at least one of --refresh-token, --developer-token, ... (see --help).", code=2)
+    updated = update_credentials(engine, _box(settings), destination, **changes)
+    emit(updated.public(), as_json=as_json)
+
+
 @destinations.command("list")
 @click.option("--workspace", default=None, help="Only this workspace.")
 @_service_options
@@ -391,9 +436,20 @@ def serve(
 
 @click.command()
 @click.option("--once", is_flag=True, help="One pass over the queue, then exit (for cron).")
-@click.option("--lease-seconds", type=float, default=300.0, show_default=True, help="Claim lifetime of a batch.")
+@click.option(
+    "--lease-seconds",
+    type=float,
+    default=WorkerOptions.lease_seconds,
+    show_default=True,
+    help="Claim lifetime of a batch (renewed mid-call).",
+)
 @click.option("--poll-seconds", type=float, default=2.0, show_default=True)
-@click.option("--max-attempts", type=int, default=8, show_default=True, help="Then the event is dead-lettered.")
+@click.option(
+    "--retry-window-hours",
+    type=float,
+    default=None,
+    help="Retry failing events this long, then dead-letter them (default 72; never past Microsoft's age limit).",
+)
 @click.option("--base-url", "api_base_url", default=None, help="Send Microsoft calls here (e.g. the emulator).")
 @_service_options
 @json_option
@@ -402,7 +458,7 @@ def worker(
     once: bool,
     lease_seconds: float,
     poll_seconds: float,
-    max_attempts: int,
+    retry_window_hours: float | None,
     api_base_url: str | None,
     as_json: bool,
     config_file: Path | None,
@@ -422,7 +478,7 @@ def worker(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings(config_file, database_url=database_url, api_base_url=api_base_url)
     options = WorkerOptions(
-        lease_seconds=lease_seconds, poll_seconds=poll_seconds, max_attempts=max_attempts, once=once
+        lease_seconds=lease_seconds, poll_seconds=poll_seconds, retry_window_hours=retry_window_hours, once=once
     )
     stop = threading.Event()
     if not once:

@@ -235,3 +235,26 @@ oauth_flows = Table(
     Column("sealed", Text, nullable=False),
     Column("created_at", DateTime, nullable=False),
 )
+
+# What every worker and process must agree on about a destination (one row, written as things happen): until when
+# dispatch pauses and why, the credential error Microsoft gave, since when calls keep failing (an outage) and how
+# many failed in a row (the backoff), and who holds the lease on refreshing its OAuth token.
+destination_states = Table(
+    "destination_states",
+    metadata,
+    Column(
+        "destination_id",
+        Integer,
+        ForeignKey("destinations.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("paused_until", DateTime),
+    Column("pause_reason", Text),
+    Column("credentials_error", String(200)),  # e.g. invalid_grant, code 105; None when the credentials work
+    Column("waiting_since", DateTime),  # the first failed call of the current outage
+    Column("failures", Integer, nullable=False, default=0),  # failed calls in a row
+    Column("refresh_by", String(100)),
+    Column("refresh_until", DateTime),
+    Column("updated_at", DateTime, nullable=False),
+)

@@ -8,6 +8,7 @@ destination's rotated refresh tokens are written back through `DestinationTokenS
 from __future__ import annotations
 
 import re
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,7 @@ from bingbridge.errors import FieldProblem, ValidationError
 from bingbridge.settings import Secret, Settings
 from bingbridge.store.engine import utcnow
 from bingbridge.store.schema import destinations
+from bingbridge.tracking.destination_state import credentials_changed, refresh_lease
 from bingbridge.tracking.secrets import SecretBox
 
 # The seed's mapping of event names to Microsoft conversion goal names; editable per destination.
@@ -35,6 +37,8 @@ DEFAULT_CONVERSION_NAMES = {
 # The seed's call budget for a destination.
 DEFAULT_CALLS_PER_HOUR = 1000
 _DIGITS = re.compile(r"^\d+$")
+# What to do when Microsoft refuses a destination's refresh token.
+RECONNECT = "reconnect this destination: Connect Microsoft Advertising again, or Save a new refresh token"
 
 
 @dataclass(frozen=True)
@@ -125,7 +129,11 @@ def _row_to_destination(row: Any) -> Destination:
 def save_destination(
     engine: Engine, box: SecretBox, workspace_id: int, data: DestinationInput, *, destination_id: int | None = None
 ) -> Destination:
-    """Validate and store a destination (new, or replacing `destination_id`); secrets are sealed."""
+    """Validate and store a destination (new, or replacing `destination_id`); secrets are sealed.
+
+    Saving is how credentials change (CLI, dashboard Save, Connect): a pause for refused credentials ends here, so
+    the next worker pass tries them at once.
+    """
     problems = data.problems()
     if problems:
         raise ValidationError(problems, operation="save destination")
@@ -156,9 +164,45 @@ def save_destination(
             destination_id = conn.execute(insert(destinations).values(created_at=now, **values)).inserted_primary_key[0]  # type: ignore[index]
         else:
             conn.execute(update(destinations).where(destinations.c.id == destination_id).values(**values))
+            credentials_changed(conn, destination_id, now=now)
     found = get_destination(engine, destination_id)
     assert found is not None
     return found
+
+
+def update_credentials(
+    engine: Engine,
+    box: SecretBox,
+    destination: Destination,
+    *,
+    developer_token: str | None = None,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    refresh_token: str | None = None,
+    access_token: str | None = None,
+) -> Destination:
+    """Save `destination` with the credentials given replaced (None keeps what is stored), everything else as is.
+
+    Like every save, it ends a pause for refused credentials. A new refresh token drops the stored access token
+    unless one is given with it: the old access token belongs to the old grant.
+    """
+    stored = box.open(destination.sealed)
+    data = DestinationInput(
+        customer_id=destination.customer_id,
+        account_id=destination.account_id,
+        developer_token=developer_token or stored.get("developer_token"),
+        client_id=client_id or destination.client_id,
+        client_secret=client_secret or stored.get("client_secret"),
+        refresh_token=refresh_token or stored.get("refresh_token"),
+        access_token=access_token or (None if refresh_token else stored.get("access_token")),
+        uet_tag_id=destination.uet_tag_id,
+        name=destination.name,
+        environment=destination.environment,
+        live=destination.live,
+        conversion_names=destination.conversion_names,
+        calls_per_hour=destination.calls_per_hour,
+    )
+    return save_destination(engine, box, destination.workspace_id, data, destination_id=destination.id)
 
 
 def get_destination(engine: Engine, destination_id: int) -> Destination | None:
@@ -186,7 +230,11 @@ def set_live(engine: Engine, destination_id: int, live: bool) -> None:
 
 
 class DestinationTokenStore:
-    """Keeps a destination's OAuth tokens in its sealed secrets, so rotations are persisted at once."""
+    """Keeps a destination's OAuth tokens in its sealed secrets, so rotations are persisted at once.
+
+    A `SharedTokenStore`: refreshes of one destination are serialised across workers and processes by the
+    destination's refresh lease (`destination_state.refresh_lease`).
+    """
 
     def __init__(self, engine: Engine, box: SecretBox, destination_id: int) -> None:
         self.engine = engine
@@ -212,6 +260,9 @@ class DestinationTokenStore:
             expires_at=expires_at.replace(tzinfo=UTC),
             origin=str(secrets.get("origin") or ""),
         )
+
+    def refresh_lock(self, key: str) -> AbstractContextManager[None]:
+        return refresh_lease(self.engine, self.destination_id)
 
     def save(self, key: str, tokens: TokenSet) -> None:
         secrets, _ = self._secrets()
@@ -257,7 +308,7 @@ def check_destination(
 ) -> ConnectionReport:
     """The Test button: a token and a real API call, with latency; the outcome is kept on the destination."""
     with destination_client(engine, box, destination, base, http=http, max_retries=0) as client:
-        report = check_connection(client)
+        report = check_connection(client, refresh_token_advice=RECONNECT)
     result = {**asdict(report), "at": utcnow().isoformat()}
     with engine.begin() as conn:
         conn.execute(update(destinations).where(destinations.c.id == destination.id).values(last_test=result))

@@ -6,12 +6,13 @@ budget, and the dead-letter queue.
     pending ──claim──> (pending, claimed_by=W, claim_expires_at=T) ──call──> sent | failed
        ^                     │ retriable failure                               (partial error, 4xx: never retried)
        └──── backoff ────────┤
-                             └── attempts >= max ──> dead_lettered ──DLQ retry due / replay──> claimed again
+                             └── retry window over ──> dead_lettered ──DLQ retry due / replay──> claimed again
 
 `skipped` and `blocked` rows are written by ingestion and never claimed. A claim is a lease, not a lock held for
-the length of a call: a worker that dies leaves its rows claimed until `claim_expires_at`, after which any worker
-claims them again. Every change a worker makes to a claimed row is guarded by `claimed_by = worker`, so a worker
-whose lease ran out cannot overwrite the work of the worker that took the rows over.
+the length of a call: the worker renews it while its call is in flight (`renew`, the heartbeat), and a worker that
+dies leaves its rows claimed until `claim_expires_at`, after which any worker claims them again. Every change a
+worker makes to a claimed row is guarded by `claimed_by = worker`, so a worker whose lease ran out cannot overwrite
+the work of the worker that took the rows over.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class Claimed:
     hashed_phone: str | None
     click_ids: dict[str, Any] | None
     properties: dict[str, Any] | None
+    created_at: datetime  # when the row was queued: the retry window counts from here
 
 
 def _due_sources(destination_id: int, now: datetime) -> list[tuple[Any, Any]]:
@@ -132,6 +134,7 @@ def claim(
                 e.hashed_phone,
                 e.click_ids,
                 e.properties,
+                d.created_at,
             )
             .join(events, events.c.id == d.event_pk)
             .where(d.id.in_(ids))
@@ -206,6 +209,19 @@ def release(conn: Connection, worker_id: str, ids: Iterable[int], *, now: dateti
         .where(d.id.in_(list(ids)), d.claimed_by == worker_id, d.status.in_((PENDING, DEAD_LETTERED)))
         .values(claimed_by=None, claim_expires_at=None, next_attempt_at=until, updated_at=now)
     )
+
+
+def renew(engine: Engine, worker_id: str, ids: Iterable[int], *, now: datetime, lease_seconds: float) -> int:
+    """Extend this worker's lease on rows it still holds to now + lease (the heartbeat of a call in flight)."""
+    d = dispatches.c
+    with engine.begin() as conn:
+        return int(
+            conn.execute(
+                update(dispatches)
+                .where(d.id.in_(list(ids)), d.claimed_by == worker_id, d.status.in_((PENDING, DEAD_LETTERED)))
+                .values(claim_expires_at=now + timedelta(seconds=lease_seconds))
+            ).rowcount
+        )
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 
 The rule, over the destination's last `RECENT_CALLS` (20) calls made in the last `WINDOW` (15 minutes):
 
-- **Down** when the last `DOWN_AFTER` (3) calls all failed, or the last call failed because Microsoft refused the
-  credentials (105, 106, 109): persistent failures, nothing gets through.
+- **Down** when Microsoft refused the destination's credentials (105, 106, 109 after a refresh, or the token
+  endpoint's `invalid_grant`, ...) and no call got through since nor were the credentials saved again
+  (`destination_state`): "credentials refused (invalid_grant): reconnect this destination";
+- **Down** when the last `DOWN_AFTER` (3) calls all failed: persistent failures, nothing gets through.
 - **Degraded** when at least one of those calls failed but the last three did not all fail: intermittent errors
   (5xx, throttling, connection errors) that retries are working through.
 - **Live** otherwise, including when there were no calls in the window ("no calls yet" when there never were).
@@ -12,7 +14,8 @@ A call "failed" when Microsoft did not answer it (`dispatch_calls.ok = 0`): faul
 Per-item partial errors do not count: Microsoft answered, the events were bad, the destination is fine. Because
 the window is 15 minutes, a destination turns back to Live once its failed calls age out of the window or 20
 successful calls push them out, whichever comes first. An exhausted call budget does not change the status (it
-is pacing, not an error); it is named in the reason and given in `budget`.
+is pacing, not an error); it is named in the reason and given in `budget`. During an outage the reason ends with
+"waiting for Microsoft since …" (the first failed call of the outage).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Literal
 from sqlalchemy import Engine, select
 
 from bingbridge.store.schema import dispatch_calls
+from bingbridge.tracking.destination_state import credentials_advice, read_state
 from bingbridge.tracking.destinations import get_destination
 from bingbridge.tracking.dispatch_log import Budget, budget
 
@@ -32,7 +36,6 @@ Status = Literal["Live", "Degraded", "Down"]
 WINDOW = timedelta(minutes=15)
 RECENT_CALLS = 20
 DOWN_AFTER = 3
-CREDENTIAL_CODES = frozenset({105, 106, 109})
 
 
 @dataclass(frozen=True)
@@ -72,15 +75,16 @@ def destination_health(engine: Engine, destination_id: int, now: datetime) -> He
         ).scalar()
         ever = recent or conn.execute(select(c.id).where(c.destination_id == destination_id).limit(1)).first()
     left = budget(engine, destination, now)
+    state = read_state(engine, destination_id)
     failures = [r for r in recent if not r.ok]
     minutes = int(WINDOW.total_seconds() // 60)
     status: Status
-    if not recent:
+    if state.credentials_error is not None:
+        status, reason = "Down", credentials_advice(state.credentials_error)
+    elif not recent:
         status, reason = "Live", "no calls yet" if not ever else f"no calls in the last {minutes} minutes"
     elif len(recent) >= DOWN_AFTER and all(not r.ok for r in recent[:DOWN_AFTER]):
         status, reason = "Down", f"the last {DOWN_AFTER} calls failed (last: {_code(recent[0].code)})"
-    elif not recent[0].ok and recent[0].code in CREDENTIAL_CODES:
-        status, reason = "Down", f"credentials refused ({_code(recent[0].code)}); fix them and dispatch resumes"
     elif failures:
         status = "Degraded"
         reason = (
@@ -89,6 +93,9 @@ def destination_health(engine: Engine, destination_id: int, now: datetime) -> He
         )
     else:
         status, reason = "Live", f"the last {len(recent)} calls succeeded"
+    waiting = state.waiting()
+    if waiting is not None and state.credentials_error is None:
+        reason += f"; {waiting}"
     if left.exhausted:
         reason += f"; {left.describe()}"
     return Health(status, reason, len(recent), len(failures), last_success_at, left)

@@ -265,11 +265,14 @@ class GroupCommitter:
     """Commits the `ingest` calls of concurrent threads together: one transaction and one fsync per group.
 
     A durable commit costs a disk flush (milliseconds); SQLite has one writer, so flushing once per request caps
-    throughput at one request per flush. Here the first caller to find no commit running becomes the leader: it
-    takes every request waiting (its own included, up to `max_events` events), commits them in one transaction,
-    hands each caller its result, and wakes the others; a caller whose request was not taken becomes the next
-    leader. No thread of its own; every caller returns only after its events were committed. If the transaction
-    fails, every caller of the group gets the error (nothing of the group was stored).
+    throughput at one request per flush. Here a caller that finds no commit running becomes the leader: it commits
+    its own request together with the requests waiting before it (oldest first, up to `max_events` events in all;
+    its own always, whatever its size), hands each caller its result and wakes the others. A waiting caller whose
+    request was not taken becomes a leader in turn, so no request waits for a later one, and every caller returns
+    only after its events were committed. No thread of its own.
+
+    If the transaction of a group of several fails, each of its requests is committed alone, so one caller's
+    failure (say, a value the database refuses) is not the others'; only a request that fails alone raises.
     """
 
     def __init__(self, engine: Engine, *, max_events: int = 10_000) -> None:
@@ -287,21 +290,22 @@ class GroupCommitter:
             self._queue.append(mine)
             while self._busy and not mine.done:
                 self._condition.wait()
-            if not mine.done:
+            leader = not mine.done
+            if leader:
                 self._busy = True
-                group = self._take()
-        if not mine.done:
+                group = self._take(mine)
+        if leader:
             self._commit(group)
-        if mine.error is not None:
-            raise mine.error
-        assert mine.result is not None
+        if mine.result is None:
+            raise mine.error or RuntimeError("the group commit holding this request was interrupted")
         return mine.result
 
-    def _take(self) -> list[_Waiting]:
-        """The oldest waiting requests up to `max_events` events (at least one); called holding the lock."""
-        group: list[_Waiting] = []
-        size = 0
-        while self._queue and (not group or size + len(self._queue[0].request.events) <= self.max_events):
+    def _take(self, mine: _Waiting) -> list[_Waiting]:
+        """The leader's own request and the oldest others that fit in `max_events`; called holding the lock."""
+        self._queue.remove(mine)
+        group = [mine]
+        size = len(mine.request.events)
+        while self._queue and size + len(self._queue[0].request.events) <= self.max_events:
             waiting = self._queue.pop(0)
             group.append(waiting)
             size += len(waiting.request.events)
@@ -309,14 +313,23 @@ class GroupCommitter:
 
     def _commit(self, group: list[_Waiting]) -> None:
         try:
-            for waiting, result in zip(group, ingest_together(self.engine, [w.request for w in group]), strict=True):
-                waiting.result = result
-        except BaseException as exc:
-            for waiting in group:
-                waiting.error = exc
+            self._store(group)
         finally:
             with self._condition:
                 for waiting in group:
                     waiting.done = True
                 self._busy = False
                 self._condition.notify_all()
+
+    def _store(self, group: list[_Waiting]) -> None:
+        try:
+            results = ingest_together(self.engine, [w.request for w in group])
+        except Exception as exc:
+            if len(group) == 1:
+                group[0].error = exc
+                return
+            for waiting in group:
+                self._store([waiting])
+            return
+        for waiting, result in zip(group, results, strict=True):
+            waiting.result = result

@@ -9,15 +9,22 @@ identity + time + goal) and ignores the repeat, so the repeat is harmless.
 Choices:
 - The worker owns retries: its clients have `max_retries=0`, and the one retry policy (`api.retry.next_step`)
   decides only *when* a failed batch is due again. Retriable failures (5xx, 0 InternalError, connection errors,
-  HTTP 429, 117) put the batch back as `pending` with `attempts + 1`; after `max_attempts` a row is
-  `dead_lettered`, retried automatically at growing intervals (`dlq_retry_seconds`, doubling, capped).
-- A retriable failure also pauses the destination (in this worker) until the failed batch is due: the next batch
-  would meet the same 117 or outage.
+  HTTP 429, 117) put the batch back as `pending` with `attempts + 1`, and pause the destination until then: the
+  next batch would meet the same outage. The backoff grows with the destination's failed calls in a row and is
+  capped (`retry_window.RETRY_BACKOFF_CAP_SECONDS`, 5 minutes), so an outage of hours costs few calls and delivery
+  resumes within minutes of Microsoft's return, by itself. A row is dead-lettered only when its retry window is
+  over (`retry_window.RetryWindow`: 72 hours, and never past the channel's age limit); dead letters are retried
+  automatically at growing intervals (`dlq_retry_seconds` at least, up to a day).
+- Pauses, outages and refused credentials live in the database (`destination_state`), shared by every worker and
+  process: the dashboard and `dispatch-log` show "waiting for Microsoft since …", and saving new credentials ends
+  a pause at once.
+- The lease on a claimed batch is renewed while its call is in flight (`heartbeat`), so it can be short (60 s):
+  a dead worker's batch is taken over within a minute, a slow call is never sent twice.
 - Credential errors (105, 106, 109 after the one refresh, a refused refresh token, undecryptable secrets) are the
   destination's fault, not the events': failing thousands of events because a token was revoked would lose them.
-  The batch goes back unchanged (no attempt counted), the call is recorded as failed so health turns Down, and
-  the destination pauses for `CREDENTIALS_PAUSE`, then tries one batch again. Fixing the credentials resumes
-  delivery without any replay.
+  The batch goes back unchanged (no attempt counted), the call is recorded as failed, health turns Down
+  ("credentials refused (invalid_grant): reconnect this destination"), and the destination pauses for
+  `CREDENTIALS_PAUSE` or until its credentials are saved again, whichever comes first.
 - Other whole-call faults (4xx such as 201 invalid request) and per-item partial errors are `failed` with
   Microsoft's code: sending the same request again cannot succeed.
 - The call budget is a sliding hour counted from `dispatch_calls` and checked before every call. It is shared by
@@ -35,6 +42,7 @@ import os
 import random
 import secrets
 import socket
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -43,7 +51,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from bingbridge.api.campaign_management import MAX_CONVERSIONS_PER_CALL, ItemResult
 from bingbridge.api.client import BingAdsClient
@@ -60,6 +68,7 @@ from bingbridge.errors import (
 )
 from bingbridge.settings import Settings
 from bingbridge.store.engine import utcnow
+from bingbridge.tracking import destination_state as shared
 from bingbridge.tracking import dispatch_log as log_rows
 from bingbridge.tracking.destinations import Destination, destination_client, list_destinations
 from bingbridge.tracking.dispatch_log import (
@@ -79,7 +88,9 @@ from bingbridge.tracking.dispatch_log import (
     replay_dead_letters,
 )
 from bingbridge.tracking.events import match_keys
+from bingbridge.tracking.heartbeat import lease_kept
 from bingbridge.tracking.ingest import NO_MATCH_KEY, NOT_A_CONVERSION
+from bingbridge.tracking.retry_window import RETRY_BACKOFF_CAP_SECONDS, RetryWindow
 from bingbridge.tracking.secrets import SecretBox
 
 __all__ = [
@@ -94,8 +105,11 @@ __all__ = [
 
 logger = logging.getLogger("bingbridge.tracking.worker")
 
-# How long a destination whose credentials were refused waits before one batch tries again.
+# How long a destination whose credentials were refused waits before one batch tries again (unless they are saved
+# again before: that ends the pause at once).
 CREDENTIALS_PAUSE = timedelta(minutes=5)
+# The lease of a claimed batch; renewed every quarter of it while the call is in flight.
+LEASE_SECONDS = 60.0
 # The longest interval between two automatic retries of a dead-lettered row.
 DLQ_RETRY_CAP_SECONDS = 24 * 3600.0
 
@@ -125,6 +139,18 @@ def build_conversion(row: Claimed, conversion_name: str) -> OfflineConversion | 
     )
 
 
+_CREDENTIAL_ERRORS = (AuthenticationError, PermissionDeniedError, OAuthError, ConfigurationError)
+
+
+def _credentials_error(error: Exception) -> str:
+    """The short name of a credentials refusal: `invalid_grant`, `code 105`, ..."""
+    if isinstance(error, OAuthError):
+        return error.error
+    if isinstance(error, ApiError) and error.codes:
+        return f"code {error.codes[0]}"
+    return "secrets unreadable" if isinstance(error, ConfigurationError) else type(error).__name__
+
+
 def _item_reason(errors: list[ErrorDetail]) -> str:
     return "; ".join(e.message or e.error_code or str(e.code) for e in errors)
 
@@ -152,10 +178,10 @@ class Worker:
         base_settings: Settings,
         *,
         worker_id: str | None = None,
-        lease_seconds: float = 300.0,
+        lease_seconds: float = LEASE_SECONDS,
         batch_size: int = MAX_CONVERSIONS_PER_CALL,
         poll_seconds: float = 2.0,
-        max_attempts: int = 8,
+        retry_window: RetryWindow | None = None,
         dlq_retry_seconds: float = 3600.0,
         dlq_retry_cap_seconds: float = DLQ_RETRY_CAP_SECONDS,
         clock: Callable[[], datetime] = utcnow,
@@ -165,28 +191,25 @@ class Worker:
     ) -> None:
         if not 1 <= batch_size <= MAX_CONVERSIONS_PER_CALL:
             raise ValueError(f"batch_size must be 1..{MAX_CONVERSIONS_PER_CALL}, got {batch_size}")
-        if max_attempts < 1:
-            raise ValueError(f"max_attempts must be 1 or more, got {max_attempts}")
+        if lease_seconds <= 0:
+            raise ValueError(f"lease_seconds must be positive, got {lease_seconds}")
         self.engine = engine
         self.box = box
         self.base_settings = base_settings
         self.worker_id = worker_id or new_worker_id()
-        # Choice: the lease should outlast the longest call (settings.timeout_seconds, 60 s by default): a lease
-        # that ends mid-call lets another worker send the same batch, which Microsoft ignores but which costs a call.
         self.lease_seconds = lease_seconds
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
-        self.max_attempts = max_attempts
+        self.retry_window = retry_window or RetryWindow()
         self.dlq_retry_seconds = dlq_retry_seconds
         self.dlq_retry_cap_seconds = dlq_retry_cap_seconds
         self.clock = clock
         self._sleep = sleep
         self._rng = rng or random.Random()
-        # The retry policy decides delays; `max_retries` there is our attempt limit.
-        self._retry_settings = base_settings.with_overrides(max_retries=max_attempts)
+        # The retry policy decides delays; the retry window, not a count of attempts, decides when to stop.
+        self._retry_settings = base_settings.with_overrides(max_retries=sys.maxsize)
         self._owns_http = http is None
         self.http = http or httpx.Client(timeout=httpx.Timeout(base_settings.timeout_seconds))
-        self._paused_until: dict[int, datetime] = {}
         self._budget_reported: dict[int, datetime | None] = {}
         self._stop: threading.Event | None = None
 
@@ -268,8 +291,8 @@ class Worker:
     ) -> tuple[int, bool]:
         """Claim, send and settle one batch of a destination: (rows handled, whether more may be due now)."""
         now = self.clock()
-        paused = self._paused_until.get(destination.id)
-        if paused is not None and now < paused:
+        state = shared.read_state(self.engine, destination.id)
+        if state.paused(now):
             return 0, False
         left = budget(self.engine, destination, now)
         if left.exhausted:
@@ -279,7 +302,10 @@ class Worker:
             client = client_for(destination)
         except ConfigurationError as exc:  # the secrets cannot be opened with this key
             logger.error("destination %s: %s; pausing dispatch", destination.id, exc)
-            self._paused_until[destination.id] = now + CREDENTIALS_PAUSE
+            with self.engine.begin() as conn:
+                shared.pause_for_credentials(
+                    conn, destination.id, now=now, until=now + CREDENTIALS_PAUSE, error="secrets unreadable"
+                )
             return 0, False
         batch, drained = self._claim_batch(destination, now)
         if batch.local:
@@ -287,7 +313,7 @@ class Worker:
                 log_rows.settle(conn, self.worker_id, batch.local, now=now)
         if not batch.rows:
             return len(batch.local), False
-        ok = self._send(destination, client, batch)
+        ok = self._send(destination, client, batch, state)
         return len(batch.local) + len(batch.rows), ok and not drained
 
     def _claim_batch(self, destination: Destination, now: datetime) -> tuple[_Batch, bool]:
@@ -321,17 +347,23 @@ class Worker:
         batch.rows.append(row)
         batch.items.append(conversion)
 
-    def _send(self, destination: Destination, client: BingAdsClient, batch: _Batch) -> bool:
-        """One ApplyOfflineConversions call for the batch; the outcome of every row and the call itself are written
-        in one transaction. Returns True when Microsoft answered the call."""
+    def _send(
+        self, destination: Destination, client: BingAdsClient, batch: _Batch, state: shared.DestinationState
+    ) -> bool:
+        """One ApplyOfflineConversions call for the batch, its lease renewed meanwhile; the outcome of every row,
+        the call itself and the destination's state are written in one transaction. Returns True when Microsoft
+        answered the call."""
         batch_id = uuid.uuid4().hex
         error: Exception | None = None
         results: list[ItemResult[None]] = []
+        ids = [r.id for r in batch.rows]
         try:
-            results = client.campaign_management.apply_offline_conversions(batch.items)
+            with lease_kept(self.engine, self.worker_id, ids, lease_seconds=self.lease_seconds, clock=self.clock):
+                results = client.campaign_management.apply_offline_conversions(batch.items)
         except (ApiError, OAuthError, ConfigurationError) as exc:
             error = exc
         now = self.clock()
+        retry_at = now
         if error is None:
             tracking_id = results[0].tracking_id if results else None
             outcomes = self._item_outcomes(batch.rows, results)
@@ -349,9 +381,11 @@ class Worker:
             tracking_id = error.tracking_id if isinstance(error, ApiError) else None
             code = error.codes[0] if isinstance(error, ApiError) and error.codes else None
             call = Call(destination.id, batch_id, now, len(batch.rows), False, code, tracking_id, self.worker_id)
-            outcomes = self._failure_outcomes(destination, batch.rows, error, now)
+            retry_at = self._retry_at(error, state, now)
+            outcomes = self._failure_outcomes(destination, batch.rows, error, now, retry_at, state)
         with self.engine.begin() as conn:
             log_rows.record_call(conn, call)
+            self._record_state(conn, destination, error, now, retry_at)
             if outcomes:
                 kept = log_rows.settle(
                     conn, self.worker_id, outcomes, now=now, batch_id=batch_id, tracking_id=tracking_id
@@ -364,8 +398,35 @@ class Worker:
                         len(outcomes) - kept,
                     )
             else:  # credentials refused: the rows go back untouched, due at once for whoever has working ones
-                log_rows.release(conn, self.worker_id, [r.id for r in batch.rows], now=now, until=now)
+                log_rows.release(conn, self.worker_id, ids, now=now, until=now)
         return error is None
+
+    def _retry_at(self, error: Exception, state: shared.DestinationState, now: datetime) -> datetime:
+        """When a destination whose call failed with a retriable `error` is tried again: the backoff grows with its
+        failed calls in a row (capped); 117 waits the throttle window, 429 its Retry-After."""
+        if not isinstance(error, RetriableError):
+            return now
+        step = next_step(
+            error,
+            attempt=state.failures,
+            token_refreshed=True,
+            settings=self._retry_settings,
+            rng=self._rng,
+            backoff_cap=RETRY_BACKOFF_CAP_SECONDS,
+        )
+        return now + timedelta(seconds=step.delay if step else 0.0)
+
+    def _record_state(
+        self, conn: Connection, destination: Destination, error: Exception | None, now: datetime, retry_at: datetime
+    ) -> None:
+        """The destination's shared state after a call: answered, outage, or credentials refused."""
+        if error is None or not isinstance(error, (RetriableError, *_CREDENTIAL_ERRORS)):
+            shared.record_answered_call(conn, destination.id, now=now)
+        elif isinstance(error, RetriableError):
+            shared.record_failed_call(conn, destination.id, now=now, retry_at=retry_at)
+        else:
+            until = now + CREDENTIALS_PAUSE
+            shared.pause_for_credentials(conn, destination.id, now=now, until=until, error=_credentials_error(error))
 
     def _item_outcomes(self, rows: list[Claimed], results: list[ItemResult[None]]) -> list[Outcome]:
         outcomes = []
@@ -387,17 +448,23 @@ class Worker:
         return outcomes
 
     def _failure_outcomes(
-        self, destination: Destination, rows: list[Claimed], error: Exception, now: datetime
+        self,
+        destination: Destination,
+        rows: list[Claimed],
+        error: Exception,
+        now: datetime,
+        retry_at: datetime,
+        state: shared.DestinationState,
     ) -> list[Outcome]:
         """What a failed call means for its rows; [] when they go back unchanged (credentials)."""
-        if isinstance(error, AuthenticationError | PermissionDeniedError | OAuthError | ConfigurationError):
+        if isinstance(error, _CREDENTIAL_ERRORS):
             logger.error(
-                "destination %s: credentials refused, pausing dispatch for %s: %s",
+                "destination %s: %s, pausing dispatch for %s: %s",
                 destination.id,
+                shared.credentials_advice(_credentials_error(error)),
                 CREDENTIALS_PAUSE,
                 error,
             )
-            self._paused_until[destination.id] = now + CREDENTIALS_PAUSE
             return []
         assert isinstance(error, ApiError)
         first = error.errors[0] if error.errors else None
@@ -407,30 +474,22 @@ class Worker:
             return [
                 Outcome(r.id, FAILED, r.attempts + 1, reason=str(error), code=code, error_code=error_code) for r in rows
             ]
-        # One delay for the whole batch (from its most-tried row) keeps the rows together for the next call.
-        step = next_step(
-            error,
-            attempt=max(r.attempts for r in rows),
-            token_refreshed=True,
-            settings=self._retry_settings,
-            rng=self._rng,
-        )
-        retry_at = now + timedelta(seconds=step.delay if step else 0.0)
+        # One delay for the whole batch keeps the rows together for the next call.
+        waiting = shared.DestinationState(waiting_since=state.waiting_since or now).waiting()
         outcomes = []
         dead = 0
         for r in rows:
-            attempts = r.attempts + 1
-            if attempts >= self.max_attempts or step is None:
+            if self.retry_window.gives_up(r.created_at, r.occurred_at, retry_at):
                 dead += 1
                 outcomes.append(
                     Outcome(
                         r.id,
                         DEAD_LETTERED,
-                        attempts,
-                        reason=str(error),
+                        r.attempts + 1,
+                        reason=f"retry window over: {error}",
                         code=code,
                         error_code=error_code,
-                        next_attempt_at=now + timedelta(seconds=self.dlq_delay(attempts)),
+                        next_attempt_at=now + timedelta(seconds=self.dlq_delay(r, now)),
                     )
                 )
             else:
@@ -438,15 +497,13 @@ class Worker:
                     Outcome(
                         r.id,
                         PENDING,
-                        attempts,
-                        reason=str(error),
+                        r.attempts + 1,
+                        reason=f"{waiting}: {error}",
                         code=code,
                         error_code=error_code,
                         next_attempt_at=retry_at,
                     )
                 )
-        if dead < len(rows):  # pause until the retry is due; nothing to wait for when every row went to the DLQ
-            self._paused_until[destination.id] = retry_at
         logger.warning(
             "destination %s: call failed, %d rows retry at %s, %d dead-lettered: %s",
             destination.id,
@@ -457,11 +514,11 @@ class Worker:
         )
         return outcomes
 
-    def dlq_delay(self, attempts: int) -> float:
-        """Seconds until a dead-lettered row with `attempts` is retried: dlq_retry_seconds at the first dead-letter,
-        doubling with every failed DLQ retry, capped at dlq_retry_cap_seconds."""
-        rounds = max(0, attempts - self.max_attempts)
-        return min(self.dlq_retry_cap_seconds, self.dlq_retry_seconds * 2.0 ** min(rounds, 32))
+    def dlq_delay(self, row: Claimed, now: datetime) -> float:
+        """Seconds until a dead-lettered row is retried: as long as it has been queued (so the intervals grow as
+        it ages), at least dlq_retry_seconds, at most dlq_retry_cap_seconds."""
+        age = (now - row.created_at).total_seconds()
+        return min(self.dlq_retry_cap_seconds, max(self.dlq_retry_seconds, age))
 
     def _report_budget(self, destination: Destination, left: Budget) -> None:
         """Log an exhausted budget once per reset time, not on every idle pass."""

@@ -12,6 +12,7 @@ import signal
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from types import FrameType
 
 from bingbridge.settings import Settings
@@ -21,10 +22,10 @@ from bingbridge.settings import Settings
 class WorkerOptions:
     """The knobs of `bingbridge worker`; the defaults suit production."""
 
-    lease_seconds: float = 300.0
+    lease_seconds: float = 60.0
     poll_seconds: float = 2.0
     batch_size: int = 1000
-    max_attempts: int = 8
+    retry_window_hours: float | None = None  # None: retry_window.DEFAULT_RETRY_WINDOW
     dlq_retry_seconds: float = 3600.0
     once: bool = False  # one pass, then exit (cron, tests)
 
@@ -33,6 +34,7 @@ def run_worker(settings: Settings, options: WorkerOptions, stop_event: threading
     """Migrate the database, then dispatch until `stop_event` is set (or one pass with `once`); returns the rows
     handled by a single pass, else 0."""
     from bingbridge.store.engine import create_engine_for, migrate
+    from bingbridge.tracking.retry_window import RetryWindow
     from bingbridge.tracking.secrets import SecretBox
     from bingbridge.tracking.worker import Worker
 
@@ -46,7 +48,11 @@ def run_worker(settings: Settings, options: WorkerOptions, stop_event: threading
             lease_seconds=options.lease_seconds,
             poll_seconds=options.poll_seconds,
             batch_size=options.batch_size,
-            max_attempts=options.max_attempts,
+            retry_window=(
+                RetryWindow(window=timedelta(hours=options.retry_window_hours))
+                if options.retry_window_hours is not None
+                else None
+            ),
             dlq_retry_seconds=options.dlq_retry_seconds,
         ) as worker:
             if options.once:
@@ -75,7 +81,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lease-seconds", type=float, default=defaults.lease_seconds)
     parser.add_argument("--poll-seconds", type=float, default=defaults.poll_seconds)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--max-attempts", type=int, default=defaults.max_attempts)
+    parser.add_argument(
+        "--retry-window-hours",
+        type=float,
+        default=defaults.retry_window_hours,
+        help="retry failing conversions this long before the dead-letter queue (default 72; never past Microsoft's age"
+        " limit)",
+    )
     parser.add_argument("--dlq-retry-seconds", type=float, default=defaults.dlq_retry_seconds)
     parser.add_argument("--once", action="store_true", help="one pass, then exit")
     parser.add_argument("--log-level", default="INFO")
@@ -85,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         lease_seconds=args.lease_seconds,
         poll_seconds=args.poll_seconds,
         batch_size=args.batch_size,
-        max_attempts=args.max_attempts,
+        retry_window_hours=args.retry_window_hours,
         dlq_retry_seconds=args.dlq_retry_seconds,
         once=args.once,
     )

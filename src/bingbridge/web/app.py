@@ -14,10 +14,11 @@ Choices the issue leaves open:
 - A batch with some invalid events stores the valid ones and answers 200 with `accepted`, `duplicates` and
   `rejected` (index, event_id, field, message); only when no event is valid is the answer 422. Rejecting a whole
   batch for one bad event would make senders drop good conversions or resend them all.
-- 400 for a body that is not JSON at all (bad UTF-8, bad JSON, NaN/Infinity, nesting too deep), 422 for JSON
-  that breaks the contract, 413 for a body over `max_body_bytes` (1 MiB) or a batch over `max_batch` (1,000),
-  401 for a missing, malformed, unknown or revoked key, 403 for a public ingestion key on an endpoint that reads
-  or operates (those need a secret API key), 503 when the database cannot be reached (retry later).
+- 400 for a body that is not JSON at all (bad UTF-8, bad JSON, NaN/Infinity, nesting too deep, a key twice in one
+  object), 422 for JSON that breaks the contract, 413 for a body over `max_body_bytes` (1 MiB) or a batch over
+  `max_batch` (1,000), 401 for a missing, malformed, unknown or revoked key, 403 for a public ingestion key on an
+  endpoint that reads or operates (those need a secret API key), 503 when the database cannot be reached (retry
+  later).
 - Every 2xx of POST /v1/events comes after the transaction holding its events was committed (`ingest`).
 - The Content-Type is not checked: `navigator.sendBeacon` and no-preflight senders post JSON as text/plain.
 - CORS on POST /v1/events allows any origin without credentials: the snippet posts from the customer's site, and
@@ -151,8 +152,27 @@ def _no_json_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON (numbers must be finite)")
 
 
+class DuplicateKey(ValueError):
+    """A JSON object names the same key twice: which value the sender meant is unknown."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(f"the key {key!r} appears twice in one object: send each key once")
+            seen.add(key)
+    return found
+
+
 def decode_json(body: bytes) -> Any:
-    """The decoded body, or HTTPException 400 saying why it is not JSON (never echoing the body)."""
+    """The decoded body, or HTTPException 400 saying why it is not JSON (never echoing the body).
+
+    An object naming a key twice is refused (400 naming the key): JSON parsers disagree on which value wins, and
+    for `"ad_storage": "denied", "ad_storage": "granted"` neither answer is safe to act on.
+    """
     if not body.strip():
         raise HTTPException(400, 'the body is empty: send one event object or a batch {"events": [...]}')
     try:
@@ -160,7 +180,9 @@ def decode_json(body: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise HTTPException(400, f"the body is not UTF-8 (byte {exc.start})") from None
     try:
-        return json.loads(text_body, parse_constant=_no_json_constant)
+        return json.loads(text_body, parse_constant=_no_json_constant, object_pairs_hook=_unique_keys)
+    except DuplicateKey as exc:
+        raise HTTPException(400, f"the body is not acceptable JSON: {exc}") from None
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
         raise HTTPException(400, f"the body is not valid JSON: {exc.msg} ({where})") from None

@@ -1,0 +1,40 @@
+"""Destination state shared by every worker and process: pauses, outages, refused credentials, the refresh lease.
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "destination_states",
+        sa.Column(
+            "destination_id",
+            sa.Integer,
+            sa.ForeignKey("destinations.id", ondelete="CASCADE"),
+            primary_key=True,
+            autoincrement=False,
+        ),
+        sa.Column("paused_until", sa.DateTime),
+        sa.Column("pause_reason", sa.Text),
+        sa.Column("credentials_error", sa.String(200)),
+        sa.Column("waiting_since", sa.DateTime),
+        sa.Column("failures", sa.Integer, nullable=False),
+        sa.Column("refresh_by", sa.String(100)),
+        sa.Column("refresh_until", sa.DateTime),
+        sa.Column("updated_at", sa.DateTime, nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("destination_states")

@@ -1,0 +1,176 @@
+"""What every worker and process agrees on about a destination, kept in `destination_states` (never in memory):
+
+- a pause (`paused_until`, `pause_reason`): after a failed call, until its retry is due; after refused
+  credentials, until the credentials change (`credentials_changed`, called by every Save) or the retry pause ends;
+- the credential error Microsoft gave (`credentials_error`: `invalid_grant`, `code 105`, ...), which health reports
+  as Down until a call gets through or the credentials change;
+- an outage: since when calls keep failing (`waiting_since`) and how many failed in a row (`failures`, the
+  exponent of the backoff); the first answered call ends it;
+- the lease on refreshing the destination's OAuth token (`refresh_lease`), so one refresh at a time rotates the
+  refresh token, whichever worker or process needs it.
+
+A destination without a row has none of these.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, or_, select, update
+
+from bingbridge.errors import ConfigurationError
+from bingbridge.store.engine import utcnow
+from bingbridge.store.schema import destination_states
+
+# A token refresh is one HTTP call with the client's timeout (60 s by default); a holder that died frees it after.
+REFRESH_LEASE = timedelta(seconds=90)
+_REFRESH_POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class DestinationState:
+    """A destination's shared state (all empty for a destination that never failed)."""
+
+    paused_until: datetime | None = None
+    pause_reason: str | None = None
+    credentials_error: str | None = None
+    waiting_since: datetime | None = None
+    failures: int = 0
+
+    def paused(self, now: datetime) -> bool:
+        return self.paused_until is not None and now < self.paused_until
+
+    def waiting(self) -> str | None:
+        """ "waiting for Microsoft since …" during an outage, else None."""
+        if self.waiting_since is None:
+            return None
+        return f"waiting for Microsoft since {self.waiting_since.isoformat(sep=' ', timespec='seconds')} UTC"
+
+
+def credentials_advice(error: str) -> str:
+    """The reason a destination with refused credentials shows (health, logs)."""
+    return f"credentials refused ({error}): reconnect this destination"
+
+
+_c = destination_states.c
+_COLUMNS = (_c.paused_until, _c.pause_reason, _c.credentials_error, _c.waiting_since, _c.failures)
+
+
+def read_state(source: Engine | Connection, destination_id: int) -> DestinationState:
+    query = select(*_COLUMNS).where(_c.destination_id == destination_id)
+    if isinstance(source, Engine):
+        with source.connect() as conn:
+            row = conn.execute(query).first()
+    else:
+        row = source.execute(query).first()
+    return DestinationState(*tuple(row)) if row is not None else DestinationState()
+
+
+def _insert_ignoring(conn: Connection) -> Any:
+    if conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
+    else:
+        raise ConfigurationError(f"destination state supports SQLite and PostgreSQL, not {conn.dialect.name}")
+    return insert(destination_states).on_conflict_do_nothing(index_elements=["destination_id"])
+
+
+def _change(conn: Connection, destination_id: int, now: datetime, **values: Any) -> None:
+    """Set `values` on the destination's row, creating the row first when there is none."""
+    conn.execute(_insert_ignoring(conn).values(destination_id=destination_id, failures=0, updated_at=now))
+    conn.execute(update(destination_states).where(_c.destination_id == destination_id).values(updated_at=now, **values))
+
+
+def record_failed_call(conn: Connection, destination_id: int, *, now: datetime, retry_at: datetime) -> None:
+    """A call Microsoft did not answer: one more failure in a row, the outage goes on, pause until `retry_at`."""
+    state = read_state(conn, destination_id)
+    since = state.waiting_since or now
+    reason = DestinationState(waiting_since=since).waiting()
+    _change(
+        conn,
+        destination_id,
+        now,
+        failures=state.failures + 1,
+        waiting_since=since,
+        paused_until=retry_at,
+        pause_reason=reason,
+    )
+
+
+def record_answered_call(conn: Connection, destination_id: int, *, now: datetime) -> None:
+    """Microsoft answered a call: an outage or a credentials problem is over."""
+    conn.execute(
+        update(destination_states)
+        .where(
+            _c.destination_id == destination_id,
+            or_(_c.failures != 0, _c.waiting_since.is_not(None), _c.credentials_error.is_not(None)),
+        )
+        .values(
+            failures=0, waiting_since=None, credentials_error=None, paused_until=None, pause_reason=None, updated_at=now
+        )
+    )
+
+
+def pause_for_credentials(conn: Connection, destination_id: int, *, now: datetime, until: datetime, error: str) -> None:
+    """Microsoft refused the destination's credentials: pause until `until` or until they change."""
+    _change(
+        conn, destination_id, now, credentials_error=error, paused_until=until, pause_reason=credentials_advice(error)
+    )
+
+
+def credentials_changed(conn: Connection, destination_id: int, *, now: datetime) -> None:
+    """New credentials were saved: any pause ends now and the refused-credentials error is forgotten."""
+    conn.execute(
+        update(destination_states)
+        .where(_c.destination_id == destination_id)
+        .values(paused_until=None, pause_reason=None, credentials_error=None, updated_at=now)
+    )
+
+
+@contextmanager
+def refresh_lease(
+    engine: Engine,
+    destination_id: int,
+    *,
+    lease: timedelta = REFRESH_LEASE,
+    clock: Callable[[], datetime] = utcnow,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[None]:
+    """Hold the destination's token-refresh lease for the block: one holder at a time across every process.
+
+    Taking it is one conditional UPDATE (free, or its holder's lease ran out), retried every 50 ms; it is held in
+    the row, not in an open transaction, so the holder may write the rotated tokens meanwhile (a row lock would
+    block that write) and SQLite's single writer is not held across the token call.
+    """
+    holder = uuid.uuid4().hex
+    while True:
+        now = clock()
+        with engine.begin() as conn:
+            conn.execute(_insert_ignoring(conn).values(destination_id=destination_id, failures=0, updated_at=now))
+            taken = conn.execute(
+                update(destination_states)
+                .where(
+                    _c.destination_id == destination_id,
+                    or_(_c.refresh_until.is_(None), _c.refresh_until <= now),
+                )
+                .values(refresh_by=holder, refresh_until=now + lease)
+            ).rowcount
+        if taken:
+            break
+        sleep(_REFRESH_POLL_SECONDS)
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            conn.execute(
+                update(destination_states)
+                .where(_c.destination_id == destination_id, _c.refresh_by == holder)
+                .values(refresh_by=None, refresh_until=None)
+            )
