@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from bingbridge.api.models import campaign as m
 from bingbridge.api.models.base import WireResponse
 from bingbridge.api.operations import Operation, Req, Resp
-from bingbridge.errors import ErrorDetail, FieldProblem, ValidationError
+from bingbridge.errors import ConfigurationError, ErrorDetail, FieldProblem, ValidationError
 
 if TYPE_CHECKING:
     from bingbridge.api.client import BingAdsClient
@@ -287,9 +287,11 @@ class CampaignManagement:
         self._client = client
 
     def _call(self, op: Operation[Req, Resp], request: Req, account_id: int | None) -> Resp:
-        if account_id is None:
-            return self._client.call(op, request)
-        return self._client.call(op, request, account_id=account_id)
+        # Every conversion operation needs the CustomerAccountId header; without it Microsoft answers 1030.
+        account = account_id if account_id is not None else self._client.settings.account_id
+        if account is None:
+            raise ConfigurationError(f"{op.name} needs an ad account id", env_var="BINGBRIDGE_ACCOUNT_ID")
+        return self._client.call(op, request, account_id=account)
 
     def add_conversion_goals(
         self, goals: Sequence[m.ConversionGoal], *, account_id: int | None = None

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
-import httpx
 
-from bingbridge.errors import ApiError, BingBridgeError, ValidationError
+from bingbridge.errors import InputError
 
 if TYPE_CHECKING:
     from bingbridge.api.client import BingAdsClient
@@ -105,30 +104,19 @@ def _cell(value: Any) -> str:
 
 
 def report_errors(func: F) -> F:
-    """Turn bingbridge errors into a message on stderr and a non-zero exit, never a traceback."""
+    """Turn every error into a message on stderr and the exit code of `bingbridge.cli.boundary`, never a traceback."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except ValidationError as exc:
-            fail(str(exc), "Fix the fields named above; nothing was sent.", code=2)
-        except ApiError as exc:
-            lines = [f"code {e}" for e in exc.errors]
-            if exc.tracking_id:
-                lines.append(f"TrackingId: {exc.tracking_id}")
-            hint = exc.hint
-            if exc.status is None:
-                hint = "Microsoft could not be reached; check the network and BINGBRIDGE_API_BASE_URL."
-            fail(str(exc), hint, details=lines, code=1)
-        except BingBridgeError as exc:
-            fail(str(exc), exc.hint, code=2)
-        except (OSError, httpx.TransportError) as exc:
-            fail(f"{type(exc).__name__}: {exc}", "Check the network and BINGBRIDGE_API_BASE_URL.", code=1)
         except (click.ClickException, click.Abort):
             raise
         except Exception as exc:  # the promise is: never a traceback
-            fail(f"unexpected {type(exc).__name__}: {exc}", "This is a bug in bingbridge; please report it.", code=70)
+            from bingbridge.cli.boundary import explain
+
+            failure = explain(exc)
+            fail(failure.message, failure.hint, details=failure.details, code=failure.code)
 
     return wrapper  # type: ignore[return-value]
 
@@ -142,8 +130,43 @@ def fail(message: str, hint: str | None, *, details: Sequence[str] = (), code: i
     sys.exit(code)
 
 
+def body_option(*, required: bool) -> Callable[[F], F]:
+    """`--body FILE|-`: the request body of a command that sends one (`--json` is always the output flag)."""
+    return click.option(
+        "--body",
+        "body_source",
+        required=required,
+        default=None,
+        metavar="FILE|-",
+        help="Request body file, or - for standard input.",
+    )
+
+
 def read_input(source: str) -> str:
-    """Read a file, or standard input for '-'."""
+    """Read a UTF-8 file, or standard input for '-'; a missing or unreadable file is an InputError."""
     if source == "-":
         return sys.stdin.read()
-    return Path(source).read_text()
+    path = Path(source)
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(
+            f"{source} does not exist", hint="Give the path of an existing file, or - to read standard input."
+        ) from None
+    except IsADirectoryError:
+        raise InputError(f"{source} is a folder", hint="Give the path of a file, or - for standard input.") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{source} is not UTF-8", hint="Save it as UTF-8 and try again.") from None
+
+
+def read_json_input(source: str) -> Any:
+    """Parse the JSON of a file or standard input ('-'); invalid JSON is an InputError naming where it broke."""
+    text = read_input(source)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = "standard input" if source == "-" else source
+        raise InputError(
+            f"{where} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+            hint="Fix the JSON; nothing was sent.",
+        ) from None
