@@ -31,7 +31,10 @@ def _day(value: str | None, field: str) -> dt.date | None:
 
 @click.group()
 def metrics() -> None:
-    """Daily ad metrics: import spend, clicks, impressions and conversions per ad per day, export them."""
+    """Daily ad metrics: import spend, clicks, impressions and conversions per ad per day, export them.
+
+    Example: bingbridge metrics runs
+    """
 
 
 @metrics.command("import")

@@ -45,7 +45,10 @@ def _workspace_id(engine: Engine, name: str) -> int:
 
 @click.group()
 def workspaces() -> None:
-    """Workspaces: each has its own ingestion key and destinations."""
+    """Workspaces: each has its own ingestion key and destinations.
+
+    Example: bingbridge workspaces list
+    """
 
 
 @workspaces.command("create")
@@ -91,7 +94,10 @@ def workspaces_list(as_json: bool, config_file: Path | None, database_url: str |
 
 @click.group()
 def destinations() -> None:
-    """Microsoft Advertising destinations ("UET & Offline Conversions") of a workspace."""
+    """Microsoft Advertising destinations ("UET & Offline Conversions") of a workspace.
+
+    Example: bingbridge destinations list
+    """
 
 
 @destinations.command("add")
@@ -133,18 +139,20 @@ def destinations_add(
 ) -> None:
     """Add a destination; required fields are checked and secrets encrypted before saving.
 
-    Example: bingbridge destinations add --workspace "Web shop" --customer-id 1 --account-id 2 --developer-token T
-    --client-id C --client-secret S --refresh-token R --live
+    Without --map, the default event-to-goal mapping is used; with --map, exactly the mappings given.
+
+    Example: bingbridge destinations add --workspace "Web shop" --customer-id 1 --account-id 2 --developer-token T \\
+        --client-id C --client-secret S --refresh-token R --map purchase=Purchase
     """
     from bingbridge.errors import FieldProblem, ValidationError
     from bingbridge.tracking.destinations import DEFAULT_CONVERSION_NAMES, DestinationInput, save_destination
 
     settings, engine = _open(config_file, database_url)
-    names = dict(DEFAULT_CONVERSION_NAMES)
+    names = dict(DEFAULT_CONVERSION_NAMES) if not mappings else {}
     for mapping in mappings:
         event, sep, goal = mapping.partition("=")
-        if not sep:
-            raise ValidationError([FieldProblem("map", f"{mapping!r}: write event=Goal name")])
+        if not sep or not event.strip() or not goal.strip():
+            raise ValidationError([FieldProblem("map", f"{mapping!r}: write event=Goal name, e.g. purchase=Purchase")])
         names[event.strip()] = goal.strip()
     data = DestinationInput(
         customer_id=customer_id,
@@ -163,6 +171,10 @@ def destinations_add(
     )
     destination = save_destination(engine, _box(settings), _workspace_id(engine, workspace), data)
     emit(destination.public(), as_json=as_json)
+    if not as_json:
+        source = "as given with --map" if mappings else "the defaults; pass --map event=Goal to choose your own"
+        mapped = ", ".join(f"{event} -> {goal}" for event, goal in names.items())
+        click.echo(f"Events sent as conversions ({source}): {mapped}. Other events are skipped.", err=True)
 
 
 @destinations.command("list")
@@ -387,7 +399,10 @@ def _when(value: str | None, field: str) -> Any:
 
 @click.group()
 def dlq() -> None:
-    """The dead-letter queue: events that kept failing. They are retried automatically, or now with replay."""
+    """The dead-letter queue: events that kept failing. They are retried automatically, or now with replay.
+
+    Example: bingbridge dlq list
+    """
 
 
 @dlq.command("list")
