@@ -338,7 +338,7 @@ def uet_tags_update(
 ) -> None:
     """Rename or describe a UET tag (UpdateUetTags).
 
-    Example: bingbridge uet-tags update 123456 --description "Main site"
+    Example: bingbridge uet-tags update 654321 --description "Main site"
     """
     from bingbridge.api.models.campaign import UetTag
 

@@ -141,8 +141,9 @@ def destinations_add(
 
     Without --map, the default event-to-goal mapping is used; with --map, exactly the mappings given.
 
-    Example: bingbridge destinations add --workspace "Web shop" --customer-id 1 --account-id 2 --developer-token T \\
-        --client-id C --client-secret S --refresh-token R --map purchase=Purchase
+    Example: bingbridge destinations add --workspace "Web shop" --customer-id 123456789 --account-id 987654321 \\
+        --developer-token BBD37VB98 --client-id CLIENT_ID --client-secret CLIENT_SECRET --refresh-token REFRESH_TOKEN \\
+        --map purchase=Purchase
     """
     from bingbridge.errors import FieldProblem, ValidationError
     from bingbridge.tracking.destinations import DEFAULT_CONVERSION_NAMES, DestinationInput, save_destination
