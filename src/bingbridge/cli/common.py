@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -70,17 +70,29 @@ def to_rows(items: Iterable[Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def emit(data: Any, *, as_json: bool, columns: Sequence[str] | None = None, title: str | None = None) -> None:
-    """Print `data` (a dict or a list of rows) as JSON or as a table of `columns`."""
+def emit(
+    data: Any,
+    *,
+    as_json: bool,
+    columns: Sequence[str] | None = None,
+    title: str | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> None:
+    """Print `data` (a dict or a list of rows) as JSON or as a table of `columns`.
+
+    Tables are made to read at 80 columns: a light border, times to the minute, headers from `labels`
+    (default: the column name with spaces); long cells fold instead of pushing other columns away.
+    """
     if as_json:
         click.echo(json.dumps(data, default=_plain, indent=2))
         return
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
     if isinstance(data, dict):
-        table = Table(show_header=False, title=title)
+        table = Table(show_header=False, title=title, box=box.SIMPLE)
         for key, value in data.items():
             table.add_row(key, _cell(value))
         console.print(table)
@@ -89,15 +101,23 @@ def emit(data: Any, *, as_json: bool, columns: Sequence[str] | None = None, titl
         console.print("(nothing found)")
         return
     columns = list(columns or data[0].keys())
-    table = Table(*columns, title=title)
-    for row in data:
-        table.add_row(*(_cell(row.get(c)) for c in columns))
+    names = labels or {}
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
+    cells = [[_cell(row.get(c)) for c in columns] for row in data]
+    for i, column in enumerate(columns):
+        # Short values (ids, times, statuses) stay on one line; only long text folds.
+        short = max(len(line[i]) for line in cells) <= 20
+        table.add_column(names.get(column, column.replace("_", " ")), overflow="fold", no_wrap=short)
+    for line in cells:
+        table.add_row(*line)
     console.print(table)
 
 
 def _cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="minutes")
     if isinstance(value, dict | list):
         return json.dumps(value, default=_plain)
     return str(value)

@@ -366,6 +366,8 @@ def dispatch_log(
 
     Example: bingbridge dispatch-log --status failed --status blocked --json
     """
+    from dataclasses import asdict
+
     from bingbridge.tracking.log_queries import query_dispatch_log
 
     _, engine = _open(config_file, database_url)
@@ -379,10 +381,13 @@ def dispatch_log(
         limit=limit,
     )
     emit(
-        [e.as_dict() for e in entries],
+        [e.as_dict() if as_json else asdict(e) for e in entries],
         as_json=as_json,
-        columns=["event_id", "event_name", "status", "reason", "code", "tracking_id", "attempts", "updated_at"],
+        columns=["updated_at", "destination_id", "event_name", "event_id", "status", "reason", "code"],
+        labels={"updated_at": "when (UTC)", "destination_id": "dest", "event_name": "event"},
     )
+    if entries and not as_json:
+        click.echo("TrackingId, batch and attempts of each: --json.", err=True)
 
 
 def _when(value: str | None, field: str) -> Any:
@@ -425,7 +430,12 @@ def dlq_list(
 
     _, engine = _open(config_file, database_url)
     rows = [asdict(d) for d in list_dead_letters(engine, destination_id=destination_id, limit=limit)]
-    emit(rows, as_json=as_json)
+    emit(
+        rows,
+        as_json=as_json,
+        columns=["id", "destination_id", "event_name", "attempts", "reason", "code", "next_attempt_at"],
+        labels={"destination_id": "dest", "event_name": "event", "next_attempt_at": "retried at (UTC)"},
+    )
 
 
 @dlq.command("replay")
