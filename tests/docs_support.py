@@ -89,7 +89,7 @@ def all_commands() -> list[tuple[str, click.Command]]:
     """Every command and group of the CLI, root included, by its full name."""
     from bingbridge.cli import COMMANDS, cli
 
-    found = [("bingbridge", cli)]
+    found: list[tuple[str, click.Command]] = [("bingbridge", cli)]
     ctx = click.Context(cli)
     for name in COMMANDS:
         command = cli.get_command(ctx, name)

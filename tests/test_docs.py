@@ -89,3 +89,15 @@ for name in sys.argv[1:]:
         text = command.help or ""
         first_line = "Example: " + text.split("Example:", 1)[1].strip().splitlines()[0].strip()
         assert first_line in pages[name], f"{name}: {first_line!r} is wrapped in\n{pages[name]}"
+
+
+# Long-running servers print logs, not data; every other command can answer in JSON.
+SERVERS = {"bingbridge serve", "bingbridge emulator", "bingbridge demo"}
+
+
+@pytest.mark.parametrize(("name", "command"), all_commands(), ids=[n for n, _ in all_commands()])
+def test_every_command_but_the_servers_has_json_output(name: str, command: click.Command) -> None:
+    if isinstance(command, click.Group) or name in SERVERS:
+        return
+    [option] = [p for p in command.params if "--json" in getattr(p, "opts", [])]
+    assert isinstance(option, click.Option) and option.is_flag, f"{name}: --json must be the output flag"
