@@ -200,12 +200,23 @@ def test_a_setting_without_an_option_is_not_offered_as_one(env: dict[str, str], 
     assert "option" not in result.stderr
 
 
-def test_a_missing_extra_says_which_to_install(env: dict[str, str], tmp_path: Path) -> None:
-    """`serve` without the [server] extra: a blocker makes `fastapi` unimportable, as in a bare install."""
-    blocker = tmp_path / "sitecustomize.py"
-    blocker.write_text("import sys\nsys.modules['fastapi'] = None\n")
+@pytest.mark.parametrize(
+    ("module", "extra", "args"),
+    [
+        ("fastapi", "server", ("serve", "--port", "0")),
+        ("pyarrow", "metrics", ("metrics", "export", "--format", "parquet", "--output", "m.parquet")),
+        ("psycopg", "postgres", ("--database-url", "postgresql://u@127.0.0.1:9/db")),
+    ],
+    ids=["server", "metrics", "postgres"],
+)
+def test_a_missing_extra_says_which_to_install(
+    env: dict[str, str], tmp_path: Path, module: str, extra: str, args: tuple[str, ...]
+) -> None:
+    """A blocker makes the extra's module unimportable, as in a bare `pip install bingbridge`."""
+    (tmp_path / "sitecustomize.py").write_text(f"import sys\nsys.modules[{module!r}] = None\n")
     blocked = {**env, "PYTHONPATH": str(tmp_path), "BINGBRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}"}
-    failed(run(blocked, "serve", "--port", "0"), 2, "bingbridge[server]")
+    command = ("workspaces", "list", *args) if args[0].startswith("--") else args
+    failed(run(blocked, *command, cwd=tmp_path), 2, f"pip install 'bingbridge[{extra}]'")
 
 
 def test_auth_login_always_prints_the_url(env: dict[str, str]) -> None:

@@ -76,3 +76,10 @@ def test_the_cli_calls_the_emulator_without_the_extras(
     result = without_extras(tmp_path, cli_env(bingads_settings), "-m", "bingbridge", "customers", "list", "--json")
     assert result.returncode == 0, result.stderr
     assert "Northwind Agency" in result.stdout
+
+
+def test_the_license_is_an_spdx_expression() -> None:
+    """setuptools deprecates `license = {text = ...}` and warned three times on every install."""
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert data["project"]["license"] == "MIT"
+    assert "setuptools>=77" in data["build-system"]["requires"]  # the first to read SPDX expressions
