@@ -78,6 +78,12 @@ def readme_commands() -> list[str]:
     return commands_in(README.read_text(encoding="utf-8"))
 
 
+def readme_python() -> list[str]:
+    """The README's ```python blocks: library examples, run as programs of their own."""
+    blocks = re.findall(r"^```python\n(.*?)^```", README.read_text(encoding="utf-8"), flags=re.M | re.S)
+    return [str(block) for block in blocks]
+
+
 def _walk(command: click.Command, path: str) -> Iterator[tuple[str, click.Command]]:
     yield path, command
     if isinstance(command, click.Group):

@@ -1,4 +1,5 @@
-"""Docs are code: every command line of README.md and every `Example:` of `--help` runs here, against the emulator.
+"""Docs are code: every command line and Python example of README.md and every `Example:` of `--help` runs here,
+against the emulator.
 
 A documented command passes when it exits 0 without a traceback. How the test finds commands and what it changes
 in them (stand-in ids, ports) is in `tests/docs_support.py`; how it runs the ones that do not end by themselves
@@ -16,7 +17,7 @@ import click
 import pytest
 
 from tests.docs_sandbox import Sandbox, open_sandbox
-from tests.docs_support import ROOT, all_commands, help_example, help_examples, readme_commands
+from tests.docs_support import ROOT, all_commands, help_example, help_examples, readme_commands, readme_python
 
 # The one README command not run here, because it is what runs this test: .ci/run -> scripts/test.sh -> pytest.
 RUNS_THIS_TEST = "bash scripts/test.sh"
@@ -48,6 +49,21 @@ def test_readme_command_runs_as_written(readme_sandbox: Sandbox, line: str) -> N
         assert ci.rstrip().endswith(RUNS_THIS_TEST), "the CI entry point must run the README's test command"
         return
     succeeded(readme_sandbox.run(line))
+
+
+@pytest.mark.parametrize("program", readme_python(), ids=lambda p: p.strip().splitlines()[-1][:60])
+def test_readme_python_runs_as_written(readme_sandbox: Sandbox, program: str) -> None:
+    """The library examples, with the settings a signed-in user has in the environment."""
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=readme_sandbox.folder,
+        env=readme_sandbox.env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    succeeded(result)
+    assert result.stdout.strip(), "a README example should print what it did"
 
 
 @pytest.mark.parametrize("line", help_examples())
