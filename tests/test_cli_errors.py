@@ -225,7 +225,7 @@ def test_auth_login_always_prints_the_url(env: dict[str, str]) -> None:
     # BROWSER=true: webbrowser "opens" nothing, as on a machine without a browser.
     headless = {**env, "BROWSER": "true", "BINGBRIDGE_REDIRECT_URI": f"http://localhost:{free_port()}/callback"}
     result = run(headless, "auth", "login", "--timeout", "1")
-    failed(result, 2, "Sign in at this URL", "/oauth2/v2.0/authorize?", "Waiting up to 1 s")
+    failed(result, 2, "Sign in at this URL", "/oauth2/v2.0/authorize?", "Waiting up to 1 s", "--no-browser")
 
 
 def test_destinations_add_map_means_exactly_the_mapping_given(env: dict[str, str], tmp_path: Path) -> None:

@@ -141,6 +141,8 @@ class OAuthError(BingBridgeError):
 
 
 def _oauth_hint(error: str, description: str) -> str:
+    if error == "timeout":
+        return "Finish signing in before the time runs out (--timeout), or use `bingbridge auth login --no-browser`."
     if error == "no_refresh_token":
         return "Run `bingbridge auth login`, or set BINGBRIDGE_REFRESH_TOKEN."
     if error == "no_tokens_for_client_id":

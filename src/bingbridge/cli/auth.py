@@ -50,7 +50,12 @@ def login(no_browser: bool, timeout: float, as_json: bool, config_file: Path | N
         # Printed first, always: on a machine without a browser webbrowser.open() quietly does nothing.
         click.echo(f"Sign in at this URL (opening it in your browser, if there is one):\n\n{url}\n", err=True)
         click.echo(f"Waiting up to {timeout:.0f} s for the redirect to {client.settings.redirect_uri} ...", err=True)
-        webbrowser.open(url)
+        if not webbrowser.open(url):
+            click.echo(
+                "No browser found here. Open the URL where you can; if the redirect cannot reach this machine, "
+                "stop (Ctrl-C) and run `bingbridge auth login --no-browser` to paste it instead.",
+                err=True,
+            )
 
     with make_client(config_file, **conn) as client:
         run_login(

@@ -55,7 +55,9 @@ def explain(exc: Exception) -> Failure:
         return Failure(str(exc), _setting_hint(exc), NOTHING_SENT)
     if isinstance(exc, OAuthError):
         # With an HTTP status the token endpoint answered: a request was sent and refused.
-        return Failure(f"sign-in refused: {exc}", exc.hint, NOTHING_SENT if exc.status is None else REFUSED)
+        if exc.status is None:
+            return Failure(f"sign-in failed: {exc}", exc.hint, NOTHING_SENT)
+        return Failure(f"sign-in refused: {exc}", exc.hint, REFUSED)
     if isinstance(exc, ExportError) and exc.status is not None:
         return Failure(str(exc), exc.hint, REFUSED)
     if isinstance(exc, BingBridgeError):
