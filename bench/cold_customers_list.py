@@ -59,7 +59,7 @@ def main() -> None:
             "BINGBRIDGE_REFRESH_TOKEN": tokens["refresh_token"],
             "BINGBRIDGE_API_BASE_URL": emulator.url,
             "BINGBRIDGE_TOKEN_FILE": str(Path(tmp) / "tokens.json"),
-            "BINGBRIDGE_CONFIG": str(Path(tmp) / "none.toml"),
+            "XDG_CONFIG_HOME": str(Path(tmp) / "config"),  # keeps ~/.config/bingbridge out
         }
         ours_cmd = [str(bin_dir / "bingbridge"), "customers", "list", "--json"]
         timed(ours_cmd, env)  # first run redeems the refresh token and stores the access token, like a login

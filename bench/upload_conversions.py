@@ -123,7 +123,7 @@ def main() -> None:
                 "BINGBRIDGE_CUSTOMER_ID": str(customer),
                 "BINGBRIDGE_ACCOUNT_ID": str(account),
                 "BINGBRIDGE_TOKEN_FILE": str(Path(tmp) / "tokens.json"),
-                "BINGBRIDGE_CONFIG": str(Path(tmp) / "none.toml"),
+                "XDG_CONFIG_HOME": str(Path(tmp) / "config"),  # keeps ~/.config/bingbridge out
             }
             ours_s, ours_out = timed([sys.executable, "-c", textwrap.dedent(OURS), str(args.rows)], env)
             theirs_s, theirs_out = timed(

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv with the project and its test tools; reused when it is already up to date.
+# Create .venv with the project, all its extras and its test tools; reused when it is already up to date.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -9,6 +9,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[test]"
+  .venv/bin/python -m pip install --quiet -e ".[server,postgres,metrics,test]"
   touch "$stamp"
 fi

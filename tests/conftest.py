@@ -38,7 +38,8 @@ def cli_env(settings: Settings) -> dict[str, str]:
         "BINGBRIDGE_REFRESH_TOKEN": settings.refresh_token.reveal(),
         "BINGBRIDGE_API_BASE_URL": settings.api_base_url or "",
         "BINGBRIDGE_TOKEN_FILE": str(settings.token_file),
-        "BINGBRIDGE_CONFIG": "/nonexistent/config.toml",
+        # The user's own ~/.config/bingbridge stays out of the tests.
+        "XDG_CONFIG_HOME": str(settings.token_file.parent / "config"),
     }
 
 

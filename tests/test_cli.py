@@ -7,34 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import click
 import httpx
 import pytest
 from click.testing import CliRunner
 
-from bingbridge.cli import COMMANDS, cli
+from bingbridge.cli import cli
 from bingbridge.emulator.server import RunningEmulator
 from bingbridge.settings import Settings
 from tests.conftest import cli_env
-
-
-def all_commands() -> list[tuple[str, click.Command]]:
-    found: list[tuple[str, click.Command]] = []
-    ctx = click.Context(cli)
-    for name in COMMANDS:
-        command = cli.get_command(ctx, name)
-        assert command is not None
-        found.append((name, command))
-        if isinstance(command, click.Group):
-            found += [(f"{name} {sub}", command.commands[sub]) for sub in command.commands]
-    return found
-
-
-@pytest.mark.parametrize(("name", "command"), all_commands(), ids=[n for n, _ in all_commands()])
-def test_every_command_has_help_with_an_example(name: str, command: click.Command) -> None:
-    assert command.help, f"{name} has no help"
-    if not isinstance(command, click.Group):
-        assert "Example: bingbridge" in command.help, f"{name} help has no Example: line"
 
 
 @pytest.fixture

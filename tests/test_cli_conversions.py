@@ -130,3 +130,11 @@ def test_adjust_restates_and_retracts(env: dict[str, str], bingads_emulator: Run
     assert summary["rows"][0]["row"] == 3 and summary["rows"][0]["field"] == "adjustment_value"
     stored = httpx.get(f"{bingads_emulator.url}/_emulator/offline-conversion-adjustments").json()
     assert sorted(a["AdjustmentType"] for a in stored) == ["Restate", "Retract"]
+
+
+def test_uet_tags_add_prints_the_snippet_itself(env: dict[str, str]) -> None:
+    added = run(env, "uet-tags", "add", "--name", "Shop front")
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.startswith("UET tag ") and "before </head>" in added.stdout
+    assert '    s.src = "https://bat.bing.com/bat.js";\n' in added.stdout  # as written into the page
+    assert "\\n" not in added.stdout and '\\"' not in added.stdout  # not JSON-escaped

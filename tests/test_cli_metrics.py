@@ -82,6 +82,6 @@ def settings_without_network(tmp_path: Path) -> dict[str, str]:
     return {
         "PATH": "/usr/bin:/bin",
         "BINGBRIDGE_API_BASE_URL": "http://127.0.0.1:9",
-        "BINGBRIDGE_CONFIG": "/nonexistent/config.toml",
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
         "BINGBRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'metrics.db'}",
     }

@@ -14,6 +14,7 @@ from bingbridge.api.models.campaign import OfflineConversion, OfflineConversionA
 from bingbridge.conversions.hashing import hash_email, hash_phone, normalise_phone
 from bingbridge.conversions.prepare import PrepareOptions, prepare_adjustment, prepare_conversion
 from bingbridge.conversions.rows import InputRow, canonical_name, read_rows, rows_from_records
+from bingbridge.errors import InputError
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 OPTIONS = PrepareOptions(now=NOW)
@@ -146,7 +147,7 @@ def test_microsofts_body_is_read_as_rows(tmp_path: Path) -> None:
 
 
 def test_unknown_file_types_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"\.csv, \.jsonl or \.json"):
+    with pytest.raises(InputError, match=r"x.xlsx is not \.csv, \.jsonl or \.json"):
         read_rows(tmp_path / "x.xlsx")
 
 

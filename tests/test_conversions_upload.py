@@ -263,7 +263,7 @@ def test_cli_upload_exit_code_report_and_dry_run(
         ]
     }
     applied = subprocess.run(
-        [sys.executable, "-m", "bingbridge", "conversions", "apply", "--json", "-", "--json-output"],
+        [sys.executable, "-m", "bingbridge", "conversions", "apply", "--body", "-", "--json"],
         input=json.dumps(body),
         env=env,
         capture_output=True,

@@ -18,16 +18,32 @@ def test_arguments_beat_environment_beat_toml(tmp_path: Path) -> None:
     assert (settings.client_id, settings.customer_id, settings.tenant) == ("from-env", 3, "contoso")
 
 
-def test_missing_setting_names_the_environment_variable() -> None:
+@pytest.fixture
+def empty_config(tmp_path: Path) -> Path:
+    """An existing, empty config file: keeps the user's own ~/.config/bingbridge out of these tests."""
+    path = tmp_path / "empty.toml"
+    path.write_text("")
+    return path
+
+
+def test_missing_setting_names_the_environment_variable(empty_config: Path) -> None:
     with pytest.raises(ConfigurationError, match="BINGBRIDGE_DEVELOPER_TOKEN"):
-        Settings.load(environ={}, config_file=Path("/nonexistent")).require("developer_token")
+        Settings.load(environ={}, config_file=empty_config).require("developer_token")
 
 
-def test_bad_values_are_explained() -> None:
+def test_bad_values_are_explained(empty_config: Path) -> None:
     with pytest.raises(ConfigurationError, match="environment must be production or sandbox"):
-        Settings.load(environ={"BINGBRIDGE_ENVIRONMENT": "prod"}, config_file=Path("/nonexistent"))
+        Settings.load(environ={"BINGBRIDGE_ENVIRONMENT": "prod"}, config_file=empty_config)
     with pytest.raises(ConfigurationError, match=r"customer_id must be a whole number.*BINGBRIDGE_CUSTOMER_ID"):
-        Settings.load(environ={"BINGBRIDGE_CUSTOMER_ID": "abc"}, config_file=Path("/nonexistent"))
+        Settings.load(environ={"BINGBRIDGE_CUSTOMER_ID": "abc"}, config_file=empty_config)
+
+
+def test_a_named_config_file_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.toml"
+    with pytest.raises(ConfigurationError, match=r"typo.toml \(--config\) does not exist"):
+        Settings.load(environ={}, config_file=missing)
+    with pytest.raises(ConfigurationError, match=r"typo.toml \(BINGBRIDGE_CONFIG\) does not exist"):
+        Settings.load(environ={"BINGBRIDGE_CONFIG": str(missing)})
 
 
 def test_unknown_toml_keys_are_refused(tmp_path: Path) -> None:
@@ -44,12 +60,12 @@ def test_secrets_never_show_in_repr() -> None:
     assert settings.client_secret is not None and settings.client_secret.reveal() == "s3cret"
 
 
-def test_base_url_sends_every_service_and_oauth_to_one_place() -> None:
+def test_base_url_sends_every_service_and_oauth_to_one_place(empty_config: Path) -> None:
     from bingbridge.api.services import SERVICES
     from bingbridge.auth.oauth import Endpoints
 
     settings = Settings.load(
-        {"api_base_url": "http://127.0.0.1:9/", "client_id": "c"}, environ={}, config_file=Path("/x")
+        {"api_base_url": "http://127.0.0.1:9/", "client_id": "c"}, environ={}, config_file=empty_config
     )
     assert {s.rest_host(settings.environment, settings.api_base_url) for s in SERVICES.values()} == {
         "http://127.0.0.1:9"

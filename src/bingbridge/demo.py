@@ -226,8 +226,10 @@ def service_steps(
             say(f"dispatch worker: the emulator now holds {sent} conversions (upload + tracked events)")
             result = run_import(client, engine, ImportOptions(days=90, trigger="demo"))
             say(f"metrics import: {result.rows} ad-day rows for {len(result.outcomes)} accounts, 90 days")
-            say(f"dashboard: {server.url}/  (sign in with password {password})")
-            if show_dashboard is not None:
+            if show_dashboard is None:
+                say("dashboard: filled and checked, and stopped with the demo (not serving its URL any longer)")
+            else:
+                say(f"dashboard: {server.url}/  (sign in with password {password})")
                 show_dashboard(server.url, password)
         finally:
             server.stop()

@@ -2,6 +2,7 @@
 
     BingBridgeError
      ├── ConfigurationError      a setting is missing or malformed; names the env variable that fills it
+     ├── InputError              a file or value given to us cannot be read (missing, not UTF-8, not JSON, empty)
      ├── ValidationError         input rejected before any call was made; names the field and the rule
      ├── OAuthError              the token endpoint refused (invalid_grant, invalid_client, ...)
      ├── ApiError                Microsoft answered with a fault: operation, HTTP status, TrackingId, errors
@@ -82,10 +83,27 @@ class BingBridgeError(Exception):
 class ConfigurationError(BingBridgeError):
     """A required setting is missing or malformed."""
 
-    def __init__(self, message: str, *, env_var: str | None = None) -> None:
+    def __init__(self, message: str, *, env_var: str | None = None, hint: str | None = None) -> None:
         self.env_var = env_var
+        self.hint = hint
         if env_var:
-            message = f"{message} (set {env_var}, pass it as an option, or add it to the TOML config file)"
+            message = f"{message} (set {env_var} or add it to the TOML config file)"
+        super().__init__(message)
+
+    @property
+    def setting(self) -> str | None:
+        """The settings field the variable fills (`BINGBRIDGE_ACCOUNT_ID` -> `account_id`), if any."""
+        prefix = "BINGBRIDGE_"
+        if self.env_var and self.env_var.startswith(prefix):
+            return self.env_var[len(prefix) :].lower()
+        return None
+
+
+class InputError(BingBridgeError):
+    """A file or value handed to bingbridge cannot be used: missing, wrongly encoded, not JSON, or empty."""
+
+    def __init__(self, message: str, *, hint: str) -> None:
+        self.hint = hint
         super().__init__(message)
 
 
@@ -125,6 +143,12 @@ class OAuthError(BingBridgeError):
 def _oauth_hint(error: str, description: str) -> str:
     if "AADSTS7000218" in description:
         return "The app needs its client secret; set BINGBRIDGE_CLIENT_SECRET."
+    if error == "timeout":
+        return "Finish signing in before the time runs out (--timeout), or use `bingbridge auth login --no-browser`."
+    if error == "no_refresh_token":
+        return "Run `bingbridge auth login`, or set BINGBRIDGE_REFRESH_TOKEN."
+    if error == "no_tokens_for_client_id":
+        return "Check BINGBRIDGE_CLIENT_ID (a typo?), or run `bingbridge auth login` to sign in for this app."
     if error == "invalid_client" or "AADSTS7000215" in description:
         return "The client secret is wrong or expired (BINGBRIDGE_CLIENT_SECRET)."
     if error == "invalid_grant":

@@ -104,9 +104,16 @@ class Settings:
     ) -> Settings:
         """Merge overrides (highest), environment, then the TOML file (lowest) into Settings."""
         environ = os.environ if environ is None else environ
-        path = config_file or _config_path(environ)
+        path = config_file or _named_config(environ)
+        if path is not None and not path.is_file():
+            source = "--config" if config_file else ENV_PREFIX + "CONFIG"
+            raise ConfigurationError(
+                f"the config file {path} ({source}) does not exist",
+                hint="Fix the path, create the file, or leave the option out to use the default file.",
+            )
+        path = path or default_config_dir() / "config.toml"
         merged: dict[str, Any] = {}
-        if path is not None and path.exists():
+        if path.is_file():
             merged.update(_read_toml(path))
         for f in fields(cls):
             value = environ.get(ENV_PREFIX + f.name.upper())
@@ -127,11 +134,10 @@ class Settings:
         return value
 
 
-def _config_path(environ: Mapping[str, str]) -> Path | None:
+def _named_config(environ: Mapping[str, str]) -> Path | None:
+    """The config file BINGBRIDGE_CONFIG names; it must exist (only the default file may be absent)."""
     explicit = environ.get(ENV_PREFIX + "CONFIG")
-    if explicit:
-        return Path(explicit)
-    return default_config_dir() / "config.toml"
+    return Path(explicit).expanduser() if explicit else None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

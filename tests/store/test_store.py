@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, func, inspect, select
 
+from bingbridge.errors import ConfigurationError
 from bingbridge.store import ad_metrics as db
 from bingbridge.store import create_engine_for, migrate, schema_version
 from bingbridge.store.engine import HEAD, normalize_url
@@ -77,12 +79,26 @@ def test_sqlite_runs_in_wal_mode(sqlite_engine: Engine) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
 
 
-def test_sqlite_folder_is_created(tmp_path: Path) -> None:
-    path = tmp_path / "a" / "b" / "metrics.db"
+def test_the_default_sqlite_folder_is_created(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    path = tmp_path / "xdg" / "bingbridge" / "bingbridge.db"
     engine = create_engine_for(f"sqlite:///{path}")
     migrate(engine)
     engine.dispose()
     assert path.exists()
+
+
+def test_any_other_missing_sqlite_folder_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "metrics.db"
+    with pytest.raises(ConfigurationError, match=r"folder of the SQLite database .* does not exist"):
+        create_engine_for(f"sqlite:///{path}")
+    assert not (tmp_path / "a").exists()
+
+
+@pytest.mark.parametrize("url", ["nonsense", "oracle+nothing://h/db"])
+def test_an_invalid_database_url_is_a_configuration_error(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="database URL is not valid"):
+        create_engine_for(url)
 
 
 def test_plain_postgresql_urls_use_psycopg_3() -> None:

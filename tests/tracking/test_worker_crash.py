@@ -32,7 +32,6 @@ def start_worker(world: TrackingWorld, tmp_path: Path, name: str) -> subprocess.
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(tmp_path),
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "BINGBRIDGE_CONFIG": "/nonexistent/config.toml",
         "BINGBRIDGE_DATABASE_URL": world.database_url,
         "BINGBRIDGE_SECRET_KEY": world.secret_key,
         "BINGBRIDGE_API_BASE_URL": world.settings.api_base_url or "",

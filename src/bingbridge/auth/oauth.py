@@ -209,11 +209,22 @@ class TokenManager:
         elif self.settings.refresh_token:
             refresh = self.settings.refresh_token.reveal()
         else:
-            raise OAuthError(
-                "no_refresh_token",
-                "no refresh token: run `bingbridge auth login` or set BINGBRIDGE_REFRESH_TOKEN",
-            )
+            raise self._no_tokens()
         return self.endpoints.token, refresh_grant_form(self.settings, refresh)
+
+    def _no_tokens(self) -> OAuthError:
+        """Nothing to refresh with; when the store holds tokens of another app, the client id is the likely typo."""
+        listed = getattr(self.store, "keys", None)  # a custom TokenStore need not list its keys
+        prefix = f"{self.settings.environment}:"
+        keys = listed() if listed else []
+        others = [k.removeprefix(prefix) for k in keys if k.startswith(prefix) and k != self.key]
+        if others:
+            return OAuthError(
+                "no_tokens_for_client_id",
+                f"no tokens for client id {self.settings.client_id!r}; the token file has tokens for client id "
+                f"{', '.join(repr(o) for o in others)}",
+            )
+        return OAuthError("no_refresh_token", "no refresh token is stored or set")
 
     def accept(self, status: int, body: bytes, *, new_grant: bool = False) -> TokenSet:
         """Record a token endpoint answer and persist it; `new_grant` for a code exchange (a new chain)."""

@@ -87,6 +87,9 @@ class MemoryTokenStore:
     def save(self, key: str, tokens: TokenSet) -> None:
         self._tokens[key] = tokens
 
+    def keys(self) -> list[str]:
+        return list(self._tokens)
+
 
 class FileTokenStore:
     """A JSON file readable only by its owner (mode 0600), written atomically."""
@@ -99,6 +102,10 @@ class FileTokenStore:
             return dict(json.loads(self.path.read_text()))
         except FileNotFoundError:
             return {}
+
+    def keys(self) -> list[str]:
+        """The `environment:client_id` keys that hold tokens."""
+        return list(self._read_all())
 
     def load(self, key: str) -> TokenSet | None:
         data = self._read_all().get(key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 from typing import Any
 
@@ -37,6 +38,24 @@ COMMANDS = {
 }
 
 
+EXAMPLE = "Example:"
+_EXAMPLE_PARAGRAPH = re.compile(r"\n([ \t]*)" + EXAMPLE)
+
+
+def keep_examples(command: click.Command) -> click.Command:
+    """Mark every `Example:` paragraph of a command (and its sub-commands) so click prints it unwrapped.
+
+    Click rewraps help text at the terminal width and breaks lines at hyphens (`--order-` / `by`), which makes
+    copied examples fail; a paragraph after a line holding only `\\b` is printed as written.
+    """
+    if command.help and EXAMPLE in command.help and "\b" not in command.help:
+        command.help = _EXAMPLE_PARAGRAPH.sub(lambda m: f"\n{m[1]}\b\n{m[1]}{EXAMPLE}", command.help)
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            keep_examples(sub)
+    return command
+
+
 class LazyGroup(click.Group):
     """A click group whose sub-commands are imported on first use."""
 
@@ -49,7 +68,7 @@ class LazyGroup(click.Group):
             return None
         module, attribute = target.split(":")
         command: click.Command = getattr(importlib.import_module(module), attribute)
-        return command
+        return keep_examples(command)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -61,6 +80,9 @@ def cli() -> None:
 
     Example: bingbridge customers list --top 10
     """
+
+
+keep_examples(cli)
 
 
 def main(argv: Any = None) -> None:

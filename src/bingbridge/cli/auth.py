@@ -20,7 +20,10 @@ from bingbridge.cli.common import (
 
 @click.group()
 def auth() -> None:
-    """OAuth 2.0 connection to Microsoft Advertising."""
+    """OAuth 2.0 connection to Microsoft Advertising.
+
+    Example: bingbridge auth status
+    """
 
 
 @auth.command("login")
@@ -43,12 +46,23 @@ def login(no_browser: bool, timeout: float, as_json: bool, config_file: Path | N
         click.echo(f"Open this URL, sign in, then paste the address you were sent back to:\n\n{url}\n", err=True)
         return str(click.prompt("Redirect address", err=True))
 
+    def show_and_open(url: str) -> None:
+        # Printed first, always: on a machine without a browser webbrowser.open() quietly does nothing.
+        click.echo(f"Sign in at this URL (opening it in your browser, if there is one):\n\n{url}\n", err=True)
+        click.echo(f"Waiting up to {timeout:.0f} s for the redirect to {client.settings.redirect_uri} ...", err=True)
+        if not webbrowser.open(url):
+            click.echo(
+                "No browser found here. Open the URL where you can; if the redirect cannot reach this machine, "
+                "stop (Ctrl-C) and run `bingbridge auth login --no-browser` to paste it instead.",
+                err=True,
+            )
+
     with make_client(config_file, **conn) as client:
         run_login(
             client.settings,
             client.tokens,
             client.http,
-            open_url=None if no_browser else webbrowser.open,
+            open_url=None if no_browser else show_and_open,
             read_redirect=paste if no_browser else None,
             timeout=timeout,
         )

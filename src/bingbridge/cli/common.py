@@ -5,15 +5,14 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
-import httpx
 
-from bingbridge.errors import ApiError, BingBridgeError, ValidationError
+from bingbridge.errors import InputError
 
 if TYPE_CHECKING:
     from bingbridge.api.client import BingAdsClient
@@ -71,17 +70,29 @@ def to_rows(items: Iterable[Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def emit(data: Any, *, as_json: bool, columns: Sequence[str] | None = None, title: str | None = None) -> None:
-    """Print `data` (a dict or a list of rows) as JSON or as a table of `columns`."""
+def emit(
+    data: Any,
+    *,
+    as_json: bool,
+    columns: Sequence[str] | None = None,
+    title: str | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> None:
+    """Print `data` (a dict or a list of rows) as JSON or as a table of `columns`.
+
+    Tables are made to read at 80 columns: a light border, times to the minute, headers from `labels`
+    (default: the column name with spaces); long cells fold instead of pushing other columns away.
+    """
     if as_json:
         click.echo(json.dumps(data, default=_plain, indent=2))
         return
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
     if isinstance(data, dict):
-        table = Table(show_header=False, title=title)
+        table = Table(show_header=False, title=title, box=box.SIMPLE)
         for key, value in data.items():
             table.add_row(key, _cell(value))
         console.print(table)
@@ -90,45 +101,42 @@ def emit(data: Any, *, as_json: bool, columns: Sequence[str] | None = None, titl
         console.print("(nothing found)")
         return
     columns = list(columns or data[0].keys())
-    table = Table(*columns, title=title)
-    for row in data:
-        table.add_row(*(_cell(row.get(c)) for c in columns))
+    names = labels or {}
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
+    cells = [[_cell(row.get(c)) for c in columns] for row in data]
+    for i, column in enumerate(columns):
+        # Short values (ids, times, statuses) stay on one line; only long text folds.
+        short = max(len(line[i]) for line in cells) <= 20
+        table.add_column(names.get(column, column.replace("_", " ")), overflow="fold", no_wrap=short)
+    for line in cells:
+        table.add_row(*line)
     console.print(table)
 
 
 def _cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="minutes")
     if isinstance(value, dict | list):
         return json.dumps(value, default=_plain)
     return str(value)
 
 
 def report_errors(func: F) -> F:
-    """Turn bingbridge errors into a message on stderr and a non-zero exit, never a traceback."""
+    """Turn every error into a message on stderr and the exit code of `bingbridge.cli.boundary`, never a traceback."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except ValidationError as exc:
-            fail(str(exc), "Fix the fields named above; nothing was sent.", code=2)
-        except ApiError as exc:
-            lines = [f"code {e}" for e in exc.errors]
-            if exc.tracking_id:
-                lines.append(f"TrackingId: {exc.tracking_id}")
-            hint = exc.hint
-            if exc.status is None:
-                hint = "Microsoft could not be reached; check the network and BINGBRIDGE_API_BASE_URL."
-            fail(str(exc), hint, details=lines, code=1)
-        except BingBridgeError as exc:
-            fail(str(exc), exc.hint, code=2)
-        except (OSError, httpx.TransportError) as exc:
-            fail(f"{type(exc).__name__}: {exc}", "Check the network and BINGBRIDGE_API_BASE_URL.", code=1)
         except (click.ClickException, click.Abort):
             raise
         except Exception as exc:  # the promise is: never a traceback
-            fail(f"unexpected {type(exc).__name__}: {exc}", "This is a bug in bingbridge; please report it.", code=70)
+            from bingbridge.cli.boundary import explain
+
+            failure = explain(exc)
+            fail(failure.message, failure.hint, details=failure.details, code=failure.code)
 
     return wrapper  # type: ignore[return-value]
 
@@ -142,8 +150,43 @@ def fail(message: str, hint: str | None, *, details: Sequence[str] = (), code: i
     sys.exit(code)
 
 
+def body_option(*, required: bool) -> Callable[[F], F]:
+    """`--body FILE|-`: the request body of a command that sends one (`--json` is always the output flag)."""
+    return click.option(
+        "--body",
+        "body_source",
+        required=required,
+        default=None,
+        metavar="FILE|-",
+        help="Request body file, or - for standard input.",
+    )
+
+
 def read_input(source: str) -> str:
-    """Read a file, or standard input for '-'."""
+    """Read a UTF-8 file, or standard input for '-'; a missing or unreadable file is an InputError."""
     if source == "-":
         return sys.stdin.read()
-    return Path(source).read_text()
+    path = Path(source)
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(
+            f"{source} does not exist", hint="Give the path of an existing file, or - to read standard input."
+        ) from None
+    except IsADirectoryError:
+        raise InputError(f"{source} is a folder", hint="Give the path of a file, or - for standard input.") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{source} is not UTF-8", hint="Save it as UTF-8 and try again.") from None
+
+
+def read_json_input(source: str) -> Any:
+    """Parse the JSON of a file or standard input ('-'); invalid JSON is an InputError naming where it broke."""
+    text = read_input(source)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = "standard input" if source == "-" else source
+        raise InputError(
+            f"{where} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+            hint="Fix the JSON; nothing was sent.",
+        ) from None

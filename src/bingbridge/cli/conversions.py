@@ -11,23 +11,30 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bingbridge.cli.common import (
+    body_option,
     connection_options,
     emit,
     json_option,
     make_client,
-    read_input,
+    read_json_input,
     report_errors,
     to_rows,
 )
+from bingbridge.errors import FieldProblem, InputError, ValidationError
 
 if TYPE_CHECKING:
     from bingbridge.api.campaign_management import ItemResult
+    from bingbridge.api.models.campaign import UetTag
     from bingbridge.conversions.upload import UploadResult
 
 _account_option = click.option(
     "--account-id", type=int, default=None, help="Ad account (default BINGBRIDGE_ACCOUNT_ID)."
 )
 GOAL_TYPES = ["OfflineConversion", "Url", "Duration", "PagesViewedPerVisit", "Event"]
+GOAL_CATEGORIES = [
+    "Purchase", "AddToCart", "BeginCheckout", "Subscribe", "SubmitLeadForm", "BookAppointment", "Signup",
+    "RequestQuote", "GetDirections", "OutboundClick", "Contact", "PageView", "Download", "Other", "None", "Unknown",
+]  # fmt: skip
 # Goal members Microsoft returns only when asked for them.
 SHOWN_FIELDS = [
     "GoalCategory",
@@ -55,7 +62,10 @@ def _fail_if_any(results: list[ItemResult[Any]]) -> None:
 
 @click.group()
 def goals() -> None:
-    """Conversion goals: offline, URL, duration, pages per visit, event."""
+    """Conversion goals: offline, URL, duration, pages per visit, event.
+
+    Example: bingbridge goals list --type OfflineConversion
+    """
 
 
 @goals.command("add")
@@ -63,7 +73,7 @@ def goals() -> None:
 @click.option("--type", "goal_type", type=click.Choice(GOAL_TYPES), default="OfflineConversion", show_default=True)
 @click.option("--window", "window", type=int, help="Conversion window in minutes, 1..129600 (offline default 43200).")
 @click.option("--count-type", type=click.Choice(["All", "Unique"]), help="Offline default: All.")
-@click.option("--category", help="Goal category, e.g. Purchase, SubmitLeadForm, Signup.")
+@click.option("--category", type=click.Choice(GOAL_CATEGORIES), help="Goal category, e.g. Purchase or SubmitLeadForm.")
 @click.option("--scope", type=click.Choice(["Account", "Customer"]), help="Offline default: Account.")
 @click.option("--status", type=click.Choice(["Active", "Paused"]), help="Offline default: Active.")
 @click.option("--exclude-from-bidding/--include-in-bidding", default=None)
@@ -247,7 +257,10 @@ def goals_update(
 
 @click.group("uet-tags")
 def uet_tags() -> None:
-    """Universal Event Tracking (UET) tags."""
+    """Universal Event Tracking (UET) tags.
+
+    Example: bingbridge uet-tags list
+    """
 
 
 @uet_tags.command("add")
@@ -270,8 +283,21 @@ def uet_tags_add(
         results = client.campaign_management.add_uet_tags(
             [UetTag(name=name, description=description)], account_id=account_id
         )
-    emit(_item_rows(results, "uet_tag"), as_json=as_json)
+    if as_json:
+        emit(_item_rows(results, "uet_tag"), as_json=True)
+    else:
+        _print_new_tags(results)
     _fail_if_any(results)
+
+
+def _print_new_tags(results: list[ItemResult[UetTag]]) -> None:
+    """Each new tag's id, then its tracking script exactly as it goes into the page (not JSON-escaped)."""
+    for r in results:
+        if not r.ok or r.value is None:
+            click.echo(f"error: {'; '.join(str(e) for e in r.errors)}", err=True)
+            continue
+        click.echo(f"UET tag {r.value.id} ({r.value.name}). Put this into every page, before </head>:\n")
+        click.echo(r.value.tracking_script or "(Microsoft returned no tracking script)")
 
 
 @uet_tags.command("list")
@@ -312,7 +338,7 @@ def uet_tags_update(
 ) -> None:
     """Rename or describe a UET tag (UpdateUetTags).
 
-    Example: bingbridge uet-tags update 123456 --description "Main site"
+    Example: bingbridge uet-tags update 654321 --description "Main site"
     """
     from bingbridge.api.models.campaign import UetTag
 
@@ -325,7 +351,10 @@ def uet_tags_update(
 
 @click.group()
 def conversions() -> None:
-    """Upload offline conversions and adjustments, with a result for every row."""
+    """Upload offline conversions and adjustments, with a result for every row.
+
+    Example: bingbridge conversions upload deals.csv --dry-run
+    """
 
 
 def _upload_options(func: Any) -> Any:
@@ -343,6 +372,14 @@ def _upload_options(func: Any) -> Any:
     return func
 
 
+_encoding_option = click.option(
+    "--encoding",
+    default="utf-8",
+    show_default=True,
+    help="Text encoding of the file, e.g. cp1252 (Excel's CSV) or utf-16 (Excel's Unicode Text).",
+)
+
+
 @contextmanager
 def _progress(total_hint: int | None) -> Iterator[Callable[[int], None] | None]:
     """A progress bar on a terminal; nothing when output is piped."""
@@ -358,6 +395,7 @@ def _progress(total_hint: int | None) -> Iterator[Callable[[int], None] | None]:
 
 def _run_upload(
     source: Any,
+    label: str,
     dry_run: bool,
     report_path: Path | None,
     country: str,
@@ -369,13 +407,12 @@ def _run_upload(
     adjustments: bool = False,
 ) -> None:
     from datetime import UTC, datetime
-    from zoneinfo import ZoneInfo
 
     from bingbridge.conversions.goal_log import goal_log_for
     from bingbridge.conversions.prepare import PrepareOptions
     from bingbridge.conversions.upload import upload_adjustments, upload_conversions, write_report
 
-    options = PrepareOptions(now=datetime.now(UTC), default_country=country, default_timezone=ZoneInfo(zone))
+    options = PrepareOptions(now=datetime.now(UTC), default_country=country, default_timezone=_zone(zone))
     with _progress(None) as progress:
         if dry_run:
             result = (upload_adjustments if adjustments else upload_conversions)(
@@ -390,11 +427,24 @@ def _run_upload(
                     result = upload_conversions(
                         client, source, options, account_id=account_id, goal_log=log, progress=progress
                     )
+    if not result.outcomes:
+        raise InputError(f"{label} has no rows", hint="Give a file with a header line and at least one conversion.")
     if report_path:
         write_report(result, report_path)
     _print_result(result, as_json)
     if not result.ok:
         raise SystemExit(1)
+
+
+def _zone(name: str) -> Any:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(
+            [FieldProblem("timezone", f"{name!r} is not an IANA time zone such as UTC or Europe/Berlin")]
+        ) from None
 
 
 def _print_result(result: UploadResult, as_json: bool) -> None:
@@ -421,6 +471,7 @@ def _print_result(result: UploadResult, as_json: bool) -> None:
 @conversions.command("upload")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_upload_options
+@_encoding_option
 @connection_options
 @json_option
 @report_errors
@@ -430,6 +481,7 @@ def conversions_upload(
     report_path: Path | None,
     country: str,
     zone: str,
+    encoding: str,
     account_id: int | None,
     as_json: bool,
     config_file: Path | None,
@@ -446,14 +498,15 @@ def conversions_upload(
     """
     from bingbridge.conversions.rows import read_rows
 
-    _run_upload(read_rows(file), dry_run, report_path, country, zone, account_id, as_json, config_file, conn)
+    source = read_rows(file, encoding)
+    _run_upload(source, file.name, dry_run, report_path, country, zone, account_id, as_json, config_file, conn)
 
 
 @conversions.command("apply")
-@click.option("--json", "body_source", required=True, help='Microsoft\'s body {"OfflineConversions": [...]}, or -.')
+@body_option(required=True)
 @_upload_options
 @connection_options
-@click.option("--json-output", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@json_option
 @report_errors
 def conversions_apply(
     body_source: str,
@@ -468,19 +521,21 @@ def conversions_apply(
 ) -> None:
     """Apply conversions given as Microsoft's JSON body (ApplyOfflineConversions), validated row by row.
 
-    Example: bingbridge conversions apply --json body.json
-    """
-    import json
+    Takes Microsoft's body {"OfflineConversions": [...]} from a file, or from standard input with --body -.
 
+    Example: bingbridge conversions apply --body body.json
+    """
     from bingbridge.conversions.rows import body_records, rows_from_records
 
-    source = rows_from_records(body_records(json.loads(read_input(body_source))))
-    _run_upload(source, dry_run, report_path, country, zone, account_id, as_json, config_file, conn)
+    label = "standard input" if body_source == "-" else body_source
+    source = rows_from_records(body_records(read_json_input(body_source), label))
+    _run_upload(source, label, dry_run, report_path, country, zone, account_id, as_json, config_file, conn)
 
 
 @conversions.command("adjust")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_upload_options
+@_encoding_option
 @connection_options
 @json_option
 @report_errors
@@ -490,6 +545,7 @@ def conversions_adjust(
     report_path: Path | None,
     country: str,
     zone: str,
+    encoding: str,
     account_id: int | None,
     as_json: bool,
     config_file: Path | None,
@@ -504,4 +560,5 @@ def conversions_adjust(
     """
     from bingbridge.conversions.rows import read_rows
 
-    _run_upload(read_rows(file), dry_run, report_path, country, zone, account_id, as_json, config_file, conn, True)
+    source = read_rows(file, encoding)
+    _run_upload(source, file.name, dry_run, report_path, country, zone, account_id, as_json, config_file, conn, True)

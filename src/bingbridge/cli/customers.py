@@ -11,11 +11,15 @@ from bingbridge.cli.common import connection_options, emit, json_option, make_cl
 
 if TYPE_CHECKING:
     from bingbridge.api.customer_management import LinkResult
+    from bingbridge.api.client import BingAdsClient
 
 
 @click.group()
 def customers() -> None:
-    """Customers (manager accounts) the signed-in user can reach."""
+    """Customers (manager accounts) the signed-in user can reach.
+
+    Example: bingbridge customers list --top 5
+    """
 
 
 @customers.command("get")
@@ -70,7 +74,10 @@ def customers_pilot_features(customer_id: int | None, as_json: bool, config_file
 
 @click.group()
 def accounts() -> None:
-    """Ad accounts: under a customer, linked, or found by search."""
+    """Ad accounts: under a customer, linked, or found by search.
+
+    Example: bingbridge accounts search --name Contoso
+    """
 
 
 def _account_scope(func: Any) -> Any:
@@ -178,7 +185,10 @@ def accounts_search(
 
 @click.group("client-links")
 def client_links() -> None:
-    """Links that let a manager (agency) customer manage client accounts or customers."""
+    """Links that let a manager (agency) customer manage client accounts or customers.
+
+    Example: bingbridge client-links search --direct-managing-customer-id 123456789
+    """
 
 
 def _emit_link_results(results: list[LinkResult], as_json: bool, member: str) -> None:
@@ -237,11 +247,12 @@ def client_links_add(
     from bingbridge.api.models.customer import ClientLink
 
     with make_client(config_file, **conn) as client:
+        managing_customer_id = managing_customer_id or _customer_id(client, "--managing-customer-id")
         link = ClientLink(
             type=link_type,
             client_entity_id=client_entity_id,
             client_entity_number=client_entity_number,
-            managing_customer_id=managing_customer_id or client.settings.customer_id,
+            managing_customer_id=managing_customer_id,
             name=name,
             note=note,
             customer_link_permission=permission,
@@ -335,11 +346,23 @@ def _link_change_command(name: str, status: str, summary: str) -> None:
 _link_change_command("accept", "LinkAccepted", "As the client, accept pending links from a manager")
 _link_change_command("decline", "LinkDeclined", "As the client, decline pending links from a manager")
 _link_change_command("cancel", "LinkCanceled", "As the manager (BINGBRIDGE_CUSTOMER_ID), cancel links still pending")
+def _customer_id(client: BingAdsClient, option: str) -> int:
+    """The settings' customer id, or a ConfigurationError naming this command's option for it."""
+    from bingbridge.errors import ConfigurationError
+
+    if client.settings.customer_id is None:
+        raise ConfigurationError(
+            "no customer id to act for", env_var="BINGBRIDGE_CUSTOMER_ID", hint=f"Or pass {option} ID."
+        )
+    return client.settings.customer_id
 
 
 @click.group()
 def users() -> None:
-    """Users and invitations."""
+    """Users and invitations.
+
+    Example: bingbridge users invite --first-name Ada --last-name Lovelace --email ada@example.com --role-id 100
+    """
 
 
 @users.command("invite")
@@ -381,7 +404,7 @@ def users_invite(
             first_name=first_name,
             last_name=last_name,
             email=email,
-            customer_id=invite_customer or client.settings.customer_id,
+            customer_id=invite_customer or _customer_id(client, "--customer-id"),
             role_id=role_id,
             account_ids=list(account_ids) or None,
             lcid=lcid,

@@ -82,12 +82,13 @@ def demo(serve: bool | None) -> None:
     keep_serving = sys.stdout.isatty() if serve is None else serve
 
     def wait(url: str, password: str) -> None:
-        if keep_serving:
-            click.echo(f"\nDashboard at {url}/ (password: {password}). Press Ctrl-C to stop.")
-            try:
-                threading.Event().wait()
-            except KeyboardInterrupt:
-                click.echo("stopping")
+        click.echo(f"\nDashboard at {url}/ (password: {password}). Press Ctrl-C to stop.")
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            click.echo("stopping")
 
-    run_demo(lambda line: click.echo(f"  ✓ {line}"), wait)
+    run_demo(lambda line: click.echo(f"  ✓ {line}"), wait if keep_serving else None)
     click.echo("demo finished: every step succeeded")
+    if not keep_serving:
+        click.echo("Not serving the dashboard (no terminal, or --no-serve); `bingbridge demo --serve` keeps it open.")

@@ -31,7 +31,10 @@ def _day(value: str | None, field: str) -> dt.date | None:
 
 @click.group()
 def metrics() -> None:
-    """Daily ad metrics: import spend, clicks, impressions and conversions per ad per day, export them."""
+    """Daily ad metrics: import spend, clicks, impressions and conversions per ad per day, export them.
+
+    Example: bingbridge metrics runs
+    """
 
 
 @metrics.command("import")
@@ -203,6 +206,22 @@ def metrics_runs(limit: int, database_url: str | None, config_file: Path | None,
     if as_json:
         emit(runs, as_json=True)
         return
-    columns = ["id", "started_at", "status", "trigger", "start_date", "end_date", "accounts", "rows", "spend"]
-    rows = [{**r, "started_at": r["started_at"].isoformat(timespec="seconds")} for r in runs]
-    emit(rows, as_json=False, columns=columns)
+    rows = [
+        {
+            **r,
+            "days": _days(r["start_date"], r["end_date"]),
+            "spend": ", ".join(f"{total:,.2f} {currency}" for currency, total in (r["spend"] or {}).items()),
+        }
+        for r in runs
+    ]
+    columns = ["id", "started_at", "status", "days", "accounts", "rows", "spend"]
+    emit(rows, as_json=False, columns=columns, labels={"started_at": "started (UTC)", "accounts": "accts"})
+    if rows:
+        click.echo("Trigger, report ids, duration and errors of each run: --json.", err=True)
+
+
+def _days(start: dt.date | None, end: dt.date | None) -> str:
+    """A run's range, short enough for an 80-column table: 2026-01-01..11-30 within one year."""
+    if start is None or end is None:
+        return ""
+    return f"{start}..{end:%m-%d}" if start.year == end.year else f"{start}..{end}"

@@ -10,11 +10,13 @@ import click
 
 from bingbridge.api.services import SERVICES
 from bingbridge.cli.common import (
+    body_option,
     connection_options,
     emit,
     json_option,
     make_client,
     read_input,
+    read_json_input,
     report_errors,
 )
 
@@ -30,14 +32,17 @@ _scope_options = [
 
 @click.group()
 def raw() -> None:
-    """Send a request of your own to any Microsoft Advertising service."""
+    """Send a request of your own to any Microsoft Advertising service.
+
+    Example: bingbridge raw rest POST /CustomerManagement/v13/User/Query --body user.json
+    """
 
 
 @raw.command("rest")
 @_service_option
 @click.argument("method", type=click.Choice(["GET", "POST", "PUT", "DELETE"], case_sensitive=False))
 @click.argument("path")
-@click.option("--json", "body_source", default=None, help="JSON body file, or - for standard input.")
+@body_option(required=False)
 @_scope_options[0]
 @_scope_options[1]
 @connection_options
@@ -56,9 +61,9 @@ def rest(
 ) -> None:
     """Send a REST/JSON request and print the answer.
 
-    Example: bingbridge raw rest --service customer-management POST /CustomerManagement/v13/User/Query --json -
+    Example: bingbridge raw rest --service customer-management POST /CustomerManagement/v13/User/Query --body user.json
     """
-    body = json.loads(read_input(body_source)) if body_source else {}
+    body = read_json_input(body_source) if body_source else {}
     with make_client(config_file, customer_id=customer_id, account_id=account_id, **conn) as client:
         reply = client.raw_rest(service, method, path, body)
     if as_json:
@@ -71,7 +76,7 @@ def rest(
 @raw.command("soap")
 @_service_option
 @click.option("--action", required=True, help="The operation name, e.g. GetUser.")
-@click.option("--body", "body_source", required=True, help="XML of the request element, or - for stdin.")
+@body_option(required=True)
 @_scope_options[0]
 @_scope_options[1]
 @connection_options

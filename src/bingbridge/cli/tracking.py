@@ -46,7 +46,10 @@ def _workspace_id(engine: Engine, name: str) -> int:
 
 @click.group()
 def workspaces() -> None:
-    """Workspaces: each has its own ingestion key and destinations."""
+    """Workspaces: each has its own ingestion key and destinations.
+
+    Example: bingbridge workspaces list
+    """
 
 
 @workspaces.command("create")
@@ -195,7 +198,10 @@ def keys_revoke(key_id: int, as_json: bool, config_file: Path | None, database_u
 
 @click.group()
 def destinations() -> None:
-    """Microsoft Advertising destinations ("UET & Offline Conversions") of a workspace."""
+    """Microsoft Advertising destinations ("UET & Offline Conversions") of a workspace.
+
+    Example: bingbridge destinations list
+    """
 
 
 @destinations.command("add")
@@ -237,18 +243,21 @@ def destinations_add(
 ) -> None:
     """Add a destination; required fields are checked and secrets encrypted before saving.
 
-    Example: bingbridge destinations add --workspace "Web shop" --customer-id 1 --account-id 2 --developer-token T
-    --client-id C --client-secret S --refresh-token R --live
+    Without --map, the default event-to-goal mapping is used; with --map, exactly the mappings given.
+
+    Example: bingbridge destinations add --workspace "Web shop" --customer-id 123456789 --account-id 987654321 \\
+        --developer-token BBD37VB98 --client-id CLIENT_ID --client-secret CLIENT_SECRET --refresh-token REFRESH_TOKEN \\
+        --map purchase=Purchase
     """
     from bingbridge.errors import FieldProblem, ValidationError
     from bingbridge.tracking.destinations import DEFAULT_CONVERSION_NAMES, DestinationInput, save_destination
 
     settings, engine = _open(config_file, database_url)
-    names = dict(DEFAULT_CONVERSION_NAMES)
+    names = dict(DEFAULT_CONVERSION_NAMES) if not mappings else {}
     for mapping in mappings:
         event, sep, goal = mapping.partition("=")
-        if not sep:
-            raise ValidationError([FieldProblem("map", f"{mapping!r}: write event=Goal name")])
+        if not sep or not event.strip() or not goal.strip():
+            raise ValidationError([FieldProblem("map", f"{mapping!r}: write event=Goal name, e.g. purchase=Purchase")])
         names[event.strip()] = goal.strip()
     data = DestinationInput(
         customer_id=customer_id,
@@ -267,6 +276,10 @@ def destinations_add(
     )
     destination = save_destination(engine, _box(settings), _workspace_id(engine, workspace), data)
     emit(destination.public(), as_json=as_json)
+    if not as_json:
+        source = "as given with --map" if mappings else "the defaults; pass --map event=Goal to choose your own"
+        mapped = ", ".join(f"{event} -> {goal}" for event, goal in names.items())
+        click.echo(f"Events sent as conversions ({source}): {mapped}. Other events are skipped.", err=True)
 
 
 @destinations.command("update")
@@ -513,6 +526,8 @@ def dispatch_log(
 
     Example: bingbridge dispatch-log --status failed --status blocked --json
     """
+    from dataclasses import asdict
+
     from bingbridge.tracking.log_queries import query_dispatch_log
 
     _, engine = _open(config_file, database_url)
@@ -526,10 +541,13 @@ def dispatch_log(
         limit=limit,
     )
     emit(
-        [e.as_dict() for e in entries],
+        [e.as_dict() if as_json else asdict(e) for e in entries],
         as_json=as_json,
-        columns=["event_id", "event_name", "status", "reason", "code", "tracking_id", "attempts", "updated_at"],
+        columns=["updated_at", "destination_id", "event_name", "event_id", "status", "reason", "code"],
+        labels={"updated_at": "when (UTC)", "destination_id": "dest", "event_name": "event"},
     )
+    if entries and not as_json:
+        click.echo("TrackingId, batch and attempts of each: --json.", err=True)
 
 
 def _when(value: str | None, field: str) -> Any:
@@ -547,7 +565,10 @@ def _when(value: str | None, field: str) -> Any:
 
 @click.group()
 def dlq() -> None:
-    """The dead-letter queue: events that kept failing. They are retried automatically, or now with replay."""
+    """The dead-letter queue: events that kept failing. They are retried automatically, or now with replay.
+
+    Example: bingbridge dlq list
+    """
 
 
 @dlq.command("list")
@@ -569,7 +590,12 @@ def dlq_list(
 
     _, engine = _open(config_file, database_url)
     rows = [asdict(d) for d in list_dead_letters(engine, destination_id=destination_id, limit=limit)]
-    emit(rows, as_json=as_json)
+    emit(
+        rows,
+        as_json=as_json,
+        columns=["id", "destination_id", "event_name", "attempts", "reason", "code", "next_attempt_at"],
+        labels={"destination_id": "dest", "event_name": "event", "next_attempt_at": "retried at (UTC)"},
+    )
 
 
 @dlq.command("replay")

@@ -7,6 +7,7 @@ short forms msclkid, email and phone.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import re
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from bingbridge.errors import InputError
 
 CANONICAL = (
     "conversion_name",
@@ -76,14 +79,33 @@ def _mapped(record: dict[str, Any], unknown: set[str]) -> dict[str, Any]:
     return values
 
 
-def _csv_rows(path: Path, unknown: set[str]) -> Iterator[InputRow]:
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        for number, record in enumerate(reader, start=1):
-            if None in record:
-                yield InputRow(number, {}, f"has {len(record[None])} more fields than the header")
-                continue
-            yield InputRow(number, _mapped(record, unknown))
+def _text_encoding(encoding: str) -> str:
+    """UTF-8 files may start with Excel's byte order mark; reading them as utf-8-sig drops it."""
+    return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+
+
+def _not_decodable(path: Path, encoding: str) -> InputError:
+    """Name the file, the encoding tried, and the encoding it most likely has."""
+    with path.open("rb") as fh:
+        head = fh.read(2)
+    likely = "utf-16" if head in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else "cp1252"
+    return InputError(
+        f"{path.name} is not {encoding}",
+        hint=f"Save it as CSV UTF-8, or pass --encoding {likely} (the encoding it was written in).",
+    )
+
+
+def _csv_rows(path: Path, encoding: str, unknown: set[str]) -> Iterator[InputRow]:
+    try:
+        with path.open(newline="", encoding=_text_encoding(encoding)) as fh:
+            reader = csv.DictReader(fh)
+            for number, record in enumerate(reader, start=1):
+                if None in record:
+                    yield InputRow(number, {}, f"has {len(record[None])} more fields than the header")
+                    continue
+                yield InputRow(number, _mapped(record, unknown))
+    except UnicodeError:
+        raise _not_decodable(path, encoding) from None
 
 
 def _record_row(number: int, record: Any, unknown: set[str]) -> InputRow:
@@ -97,9 +119,16 @@ def _record_rows(records: Iterable[Any], unknown: set[str]) -> Iterator[InputRow
         yield _record_row(number, record, unknown)
 
 
-def _jsonl_rows(path: Path, unknown: set[str]) -> Iterator[InputRow]:
+def _jsonl_rows(path: Path, encoding: str, unknown: set[str]) -> Iterator[InputRow]:
+    try:
+        yield from _jsonl_lines(path, encoding, unknown)
+    except UnicodeError:
+        raise _not_decodable(path, encoding) from None
+
+
+def _jsonl_lines(path: Path, encoding: str, unknown: set[str]) -> Iterator[InputRow]:
     number = 0
-    with path.open(encoding="utf-8-sig") as fh:
+    with path.open(encoding=_text_encoding(encoding)) as fh:
         for line in fh:
             if not line.strip():
                 continue
@@ -112,31 +141,53 @@ def _jsonl_rows(path: Path, unknown: set[str]) -> Iterator[InputRow]:
             yield _record_row(number, record, unknown)
 
 
-def body_records(body: Any) -> list[Any]:
+_BODY_SHAPE = 'Give {"OfflineConversions": [{...}, ...]} or a JSON list of conversions.'
+
+
+def body_records(body: Any, label: str = "the body") -> list[Any]:
     """The conversions of Microsoft's body `{"OfflineConversions": [...]}` (or a plain list)."""
     if isinstance(body, dict):
         for key in ("OfflineConversions", "offline_conversions", "OfflineConversionAdjustments"):
             if key in body:
-                return list(body[key] or [])
-        raise ValueError('expected {"OfflineConversions": [...]} or a list of conversions')
+                records = body[key] or []
+                if not isinstance(records, list):
+                    raise InputError(f"{label}: {key} is {type(records).__name__}, not a list", hint=_BODY_SHAPE)
+                return records
+        raise InputError(f"{label} has no OfflineConversions list", hint=_BODY_SHAPE)
     if isinstance(body, list):
         return body
-    raise ValueError("expected a JSON object or list")
+    raise InputError(f"{label} is a JSON {type(body).__name__}, not an object or list", hint=_BODY_SHAPE)
 
 
-def read_rows(path: Path) -> RowSource:
-    """Stream rows from a .csv, .jsonl/.ndjson or .json file."""
+def _json_body(path: Path, encoding: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding=_text_encoding(encoding)))
+    except UnicodeError:
+        raise _not_decodable(path, encoding) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{path.name} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+            hint="Fix the JSON (or use .jsonl for one conversion per line).",
+        ) from None
+
+
+def read_rows(path: Path, encoding: str = "utf-8") -> RowSource:
+    """Stream rows from a .csv, .jsonl/.ndjson or .json file written in `encoding`."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise InputError(f"unknown encoding {encoding!r}", hint="Use e.g. utf-8, cp1252 or utf-16.") from None
     unknown: set[str] = set()
     suffix = path.suffix.lower()
     rows: Iterable[InputRow]
     if suffix == ".csv":
-        rows = _csv_rows(path, unknown)
+        rows = _csv_rows(path, encoding, unknown)
     elif suffix in (".jsonl", ".ndjson"):
-        rows = _jsonl_rows(path, unknown)
+        rows = _jsonl_rows(path, encoding, unknown)
     elif suffix == ".json":
-        rows = _record_rows(body_records(json.loads(path.read_text(encoding="utf-8-sig"))), unknown)
+        rows = _record_rows(body_records(_json_body(path, encoding), path.name), unknown)
     else:
-        raise ValueError(f"{path.name}: use a .csv, .jsonl or .json file")
+        raise InputError(f"{path.name} is not .csv, .jsonl or .json", hint="Rename it to the format it is in.")
     source = RowSource(rows)
     return _with_unknown_warning(source, unknown)
 

@@ -6,7 +6,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
+from sqlalchemy import URL, Engine, create_engine, event, inspect, make_url, text
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from bingbridge.errors import ConfigurationError
+from bingbridge.settings import default_config_dir
 
 
 def utcnow() -> datetime:
@@ -36,14 +40,40 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_folder(database: str) -> None:
+    """bingbridge's own folder is created on first use; any other folder must exist (a missing one is a typo)."""
+    folder = Path(database).expanduser().parent
+    if folder.is_dir():
+        return
+    if folder == default_config_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        return
+    raise ConfigurationError(
+        f"the folder of the SQLite database {database} does not exist",
+        hint=f"Create {folder} first, or fix BINGBRIDGE_DATABASE_URL (or --database-url).",
+    )
+
+
+def _parse(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+        parsed.get_dialect()
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise ConfigurationError(
+            f"the database URL is not valid: {exc}",
+            hint="Fix BINGBRIDGE_DATABASE_URL (or --database-url): sqlite:////path/to/file.db or postgresql://user@host/db.",
+        ) from None
+    return parsed
+
+
 def create_engine_for(url: str, **options: Any) -> Engine:
-    """An engine for `url`; a SQLite file's folder is created, and SQLite runs in WAL mode."""
+    """An engine for `url`; SQLite runs in WAL mode, in a folder that exists (bingbridge's own is created)."""
     url = normalize_url(url)
-    parsed = make_url(url)
+    parsed = _parse(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _sqlite_folder(database)
         engine = create_engine(url, **options)
         if database and database != ":memory:":
             event.listen(engine, "connect", _sqlite_pragmas)
