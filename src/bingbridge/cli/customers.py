@@ -10,8 +10,8 @@ import click
 from bingbridge.cli.common import connection_options, emit, json_option, make_client, report_errors, to_rows
 
 if TYPE_CHECKING:
-    from bingbridge.api.customer_management import LinkResult
     from bingbridge.api.client import BingAdsClient
+    from bingbridge.api.customer_management import LinkResult
 
 
 @click.group()
@@ -346,6 +346,8 @@ def _link_change_command(name: str, status: str, summary: str) -> None:
 _link_change_command("accept", "LinkAccepted", "As the client, accept pending links from a manager")
 _link_change_command("decline", "LinkDeclined", "As the client, decline pending links from a manager")
 _link_change_command("cancel", "LinkCanceled", "As the manager (BINGBRIDGE_CUSTOMER_ID), cancel links still pending")
+
+
 def _customer_id(client: BingAdsClient, option: str) -> int:
     """The settings' customer id, or a ConfigurationError naming this command's option for it."""
     from bingbridge.errors import ConfigurationError
