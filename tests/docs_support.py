@@ -68,6 +68,8 @@ def commands_in(text: str) -> list[str]:
     for block in _code_blocks(text):
         for line in _joined(block):
             for part in _SECOND_COMMAND.split(line.strip()):
+                if part.split(" ", 1)[0] not in _PROGRAMS:
+                    continue  # an endpoint or other text in a code block, not a command
                 words = shlex.split(part, comments=True)
                 if words and words[0] in _PROGRAMS and shlex.join(words) not in found:
                     found.append(shlex.join(words))
