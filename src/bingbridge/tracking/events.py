@@ -20,7 +20,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import (
@@ -36,8 +36,8 @@ from pydantic import (
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.functional_validators import AfterValidator, BeforeValidator
 
-from bingbridge.conversions.hashing import NotHashable, hash_email, hash_phone
-from bingbridge.conversions.prepare import ISO_4217, MSCLKID
+from bingbridge.conversions import contract
+from bingbridge.conversions.contract import MSCLKID
 
 # The click ids the browser snippet collects; also accepted as legacy top-level fields of an event.
 CLICK_ID_NAMES = ("msclkid", "gclid", "fbclid", "ttclid")
@@ -45,13 +45,11 @@ CLICK_ID_NAMES = ("msclkid", "gclid", "fbclid", "ttclid")
 MAX_CLICK_ID = 500
 # Properties are free, but JSON nested deeper than this is refused: the JSON column's encoder recurses.
 MAX_PROPERTIES_DEPTH = 32
-# Clocks of browsers drift: a timestamp up to this far ahead of the server is taken as "now" (Microsoft rejects
-# conversion times in the future, 5614); further ahead, the sender's clock is wrong and the event is refused.
-FUTURE_TOLERANCE = timedelta(minutes=5)
+# A page's URL, referrer and title are cut by no one else: refuse what no browser sends.
+MAX_URL = 4096
 # Where `properties` may carry an MSCLKID (SDK-originated events), in lookup order.
 PROPERTY_MSCLKID_KEYS = ("msclkid", "MSCLKID")
 _CLICK_ID_NAME = re.compile(r"^[A-Za-z0-9_]{1,50}$")
-_ISO_HINT = "an ISO 8601 date-time such as 2026-11-20T14:30:00Z (no offset means UTC)"
 
 
 class InvalidJson(ValueError):
@@ -77,10 +75,7 @@ def _empty_to_none(value: Any) -> Any:
 
 
 def _check_msclkid(value: str | None) -> str | None:
-    if value is not None and not MSCLKID.match(value):
-        hint = " (remove the dashes)" if len(value.replace("-", "")) == 32 else ""
-        raise ValueError(f"must be the 32 hexadecimal characters of an MSCLKID{hint}")
-    return value
+    return None if value is None else contract.check_msclkid(value)
 
 
 def check_json(value: Any, *, depth: int = 0) -> None:
@@ -112,6 +107,16 @@ ClickId = Annotated[
     Annotated[Text, StringConstraints(min_length=1, max_length=MAX_CLICK_ID)] | None, BeforeValidator(_empty_to_none)
 ]
 MsClickId = Annotated[ClickId, AfterValidator(_check_msclkid)]
+UserId = Annotated[
+    Annotated[Text, StringConstraints(min_length=1, max_length=200)] | None, BeforeValidator(_empty_to_none)
+]
+PageText = Annotated[
+    Annotated[Text, StringConstraints(min_length=1, max_length=MAX_URL)] | None, BeforeValidator(_empty_to_none)
+]
+
+
+def _country(info: ValidationInfo) -> str:
+    return str((info.context or {}).get("default_country", "US"))
 
 
 def _config(extra: Literal["ignore", "allow"]) -> ConfigDict:
@@ -146,6 +151,9 @@ class User(BaseModel):
 
     hashed_email: str | None = Field(default=None, validation_alias=AliasChoices("email", "hashed_email"))
     hashed_phone: str | None = Field(default=None, validation_alias=AliasChoices("phone", "hashed_phone"))
+    # The Conversions API also matches by these (a first-party cookie id, the site's own user id); sent as given.
+    anonymous_id: UserId = None
+    external_id: UserId = None
 
     @field_validator("hashed_email", mode="before")
     @classmethod
@@ -153,10 +161,7 @@ class User(BaseModel):
         value = _empty_to_none(value)
         if not isinstance(value, str):
             return value  # None, or a wrong type the str check names
-        try:
-            return hash_email(_check_text(value))
-        except NotHashable as exc:
-            raise ValueError(str(exc)) from None  # the message never repeats the value
+        return contract.hashed_email(_check_text(value))  # the message never repeats the value
 
     @field_validator("hashed_phone", mode="before")
     @classmethod
@@ -164,11 +169,7 @@ class User(BaseModel):
         value = _empty_to_none(value)
         if not isinstance(value, str):
             return value
-        country = (info.context or {}).get("default_country", "US")
-        try:
-            return hash_phone(_check_text(value), country)
-        except NotHashable as exc:
-            raise ValueError(str(exc)) from None
+        return contract.hashed_phone(_check_text(value), _country(info))
 
 
 class ClickIds(BaseModel):
@@ -197,8 +198,21 @@ class ClickIds(BaseModel):
         return {k: v for k, v in self.model_dump().items() if isinstance(v, str)}
 
 
+class Page(BaseModel):
+    """The page a page load (or any event) happened on, as the browser snippet sends it."""
+
+    model_config = _config("ignore")
+
+    url: PageText = None
+    referrer: PageText = None
+    title: PageText = None
+    load_id: UserId = None  # one id per page load, shared by the events of that page
+
+
 class Properties(BaseModel):
-    """Free properties of an event, kept as sent; only `msclkid` / `MSCLKID` follow a rule (the MSCLKID's)."""
+    """Free properties of an event, kept as sent but for personal data: well-known e-mail and phone keys are hashed,
+    names, addresses and the like dropped (`contract.scrub_properties`); `msclkid` / `MSCLKID` follow the MSCLKID's
+    rule."""
 
     model_config = _config("allow")
 
@@ -207,12 +221,13 @@ class Properties(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _storable(cls, value: Any) -> Any:
+    def _storable(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, dict):
             try:
                 check_json(value)
             except InvalidJson as exc:
                 raise ValueError(str(exc)) from None
+            return contract.scrub_properties(value, _country(info))
         return value
 
     def stored(self) -> dict[str, Any]:
@@ -228,19 +243,20 @@ class Event(BaseModel):
     event_id: Text = Field(min_length=1, max_length=200, description="Unique per workspace; a repeat is ignored.")
     event_name: Text = Field(min_length=1, max_length=100, description="purchase, lead, sign_up, ...")
     timestamp: datetime = Field(description="ISO 8601; without an offset it is UTC.")
-    value: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    value: float | None = Field(default=None, description=f"0 to {contract.MAX_VALUE:,.0f}.")
     currency: str | None = Field(default=None, description="ISO 4217, e.g. USD.")
     consent: Consent | None = None
     user: User | None = None
     click_ids: ClickIds | None = None
     properties: Properties | None = None
+    page: Page | None = None
     # Legacy top-level click ids (events from before the `click_ids` object); the object wins where both are set.
     msclkid: MsClickId = None
     gclid: ClickId = None
     fbclid: ClickId = None
     ttclid: ClickId = None
 
-    @field_validator("consent", "user", "click_ids", "properties", mode="before")
+    @field_validator("consent", "user", "click_ids", "properties", "page", mode="before")
     @classmethod
     def _object(cls, value: Any) -> Any:
         # pydantic would say "a valid dictionary or instance of Consent": name the JSON type instead.
@@ -250,42 +266,23 @@ class Event(BaseModel):
 
     @field_validator("timestamp", mode="before")
     @classmethod
-    def _iso_8601(cls, value: Any, info: ValidationInfo) -> datetime:
-        # Only ISO 8601 text: pydantic would also read numbers as Unix times, which the contract does not promise.
-        if not isinstance(value, str):
-            raise ValueError(f"must be {_ISO_HINT}")
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-            if parsed.tzinfo is not None:
-                parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-        except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 shifted out of range by the offset
-            raise ValueError(f"must be {_ISO_HINT}") from None
+    def _time(cls, value: Any, info: ValidationInfo) -> datetime:
+        """Naive UTC, a time up to the drift tolerance ahead of the server taken as now (`contract`)."""
+        parsed = contract.parse_time(value)
         now = (info.context or {}).get("now")
-        if isinstance(now, datetime) and parsed > now + FUTURE_TOLERANCE:
-            raise ValueError(
-                f"{parsed.isoformat()}Z is in the future (server time {now.isoformat(timespec='seconds')}Z); "
-                "Microsoft rejects future conversion times: check the sender's clock"
-            )
-        return parsed
+        if isinstance(now, datetime):
+            parsed = contract.not_future(parsed, now)
+        return parsed.replace(tzinfo=None)
 
     @field_validator("value", mode="before")
     @classmethod
     def _number(cls, value: Any) -> Any:
-        # pydantic would read true/false as 1/0; numeric strings ("12.50") are accepted, as JavaScript sends them.
-        if isinstance(value, bool):
-            raise ValueError("must be a number of 0 or more")
-        return _empty_to_none(value)
+        return contract.parse_value(value)
 
     @field_validator("currency", mode="before")
     @classmethod
     def _currency(cls, value: Any) -> Any:
-        value = _empty_to_none(value)
-        if value is None or not isinstance(value, str):
-            return value
-        code = value.strip().upper()
-        if code not in ISO_4217:
-            raise ValueError("must be an ISO 4217 currency code (e.g. USD, EUR)")
-        return code
+        return contract.parse_currency(value)
 
     def stored_properties(self) -> dict[str, Any] | None:
         return self.properties.stored() if self.properties is not None else None
