@@ -38,15 +38,15 @@ STATUSES = (PENDING, SENT, SKIPPED, BLOCKED, FAILED, DEAD_LETTERED)
 
 # The call budget is a sliding window of this length (the seed: "1,000 API calls per hour").
 BUDGET_WINDOW = timedelta(hours=1)
-CONSENT_DENIED = "ad_storage_consent_denied"
 
 
 @dataclass(frozen=True)
 class Claimed:
-    """A claimed dispatch row with the event fields a conversion is built from."""
+    """A claimed dispatch row with the event fields a channel's item is built from."""
 
     id: int
     event_pk: int
+    event_id: str
     status: str  # pending, or dead_lettered for a DLQ retry
     attempts: int
     conversion_name: str | None
@@ -59,19 +59,22 @@ class Claimed:
     hashed_phone: str | None
     click_ids: dict[str, Any] | None
     properties: dict[str, Any] | None
+    page: dict[str, Any] | None
+    anonymous_id: str | None
+    external_id: str | None
 
 
-def _due_sources(destination_id: int, now: datetime) -> list[tuple[Any, Any]]:
+def _due_sources(destination_id: int, channel: str, now: datetime) -> list[tuple[Any, Any]]:
     """The WHERE clauses of due rows, each with the order an index serves, most urgent source first.
 
     Due: `pending` whose `next_attempt_at` has come (ingestion writes `now`; NULL, which none of our code writes,
     counts as due), or `dead_lettered` whose DLQ retry has come; and unclaimed or with an expired lease. Each
-    source is a range of `ix_dispatches_queue (destination_id, status, next_attempt_at)` read in index order, so a
-    claim reads about `limit` rows however long the queue is. (One OR across statuses would make both databases
-    read and sort every due row of the destination at every claim.)
+    source is a range of `ix_dispatches_queue (destination_id, channel, status, next_attempt_at)` read in index
+    order, so a claim reads about `limit` rows however long the queue is. (One OR across statuses would make both
+    databases read and sort every due row of the destination at every claim.)
     """
     d = dispatches.c
-    mine = d.destination_id == destination_id
+    mine = and_(d.destination_id == destination_id, d.channel == channel)
     free = or_(d.claim_expires_at.is_(None), d.claim_expires_at <= now)
     return [
         (and_(mine, d.status == PENDING, d.next_attempt_at.is_(None), free), d.id),
@@ -81,9 +84,16 @@ def _due_sources(destination_id: int, now: datetime) -> list[tuple[Any, Any]]:
 
 
 def claim(
-    engine: Engine, destination_id: int, worker_id: str, *, now: datetime, lease_seconds: float, limit: int
+    engine: Engine,
+    destination_id: int,
+    worker_id: str,
+    *,
+    channel: str,
+    now: datetime,
+    lease_seconds: float,
+    limit: int,
 ) -> list[Claimed]:
-    """Take up to `limit` due rows of a destination for `worker_id` until now + lease; earliest due first.
+    """Take up to `limit` due rows of a destination's channel for `worker_id` until now + lease; earliest first.
 
     One code path for both databases, a statement per source of due rows (`_due_sources`):
     `WITH picked AS (SELECT id … LIMIT n FOR UPDATE SKIP LOCKED) UPDATE dispatches … FROM picked`.
@@ -100,7 +110,7 @@ def claim(
     lease_until = now + timedelta(seconds=lease_seconds)
     ids: list[int] = []
     with engine.begin() as conn:
-        for condition, order in _due_sources(destination_id, now):
+        for condition, order in _due_sources(destination_id, channel, now):
             wanted = limit - len(ids)
             if wanted <= 0:
                 break
@@ -120,6 +130,7 @@ def claim(
             select(
                 d.id,
                 d.event_pk,
+                e.event_id,
                 d.status,
                 d.attempts,
                 d.conversion_name,
@@ -132,6 +143,9 @@ def claim(
                 e.hashed_phone,
                 e.click_ids,
                 e.properties,
+                e.page,
+                e.anonymous_id,
+                e.external_id,
             )
             .join(events, events.c.id == d.event_pk)
             .where(d.id.in_(ids))
@@ -220,6 +234,7 @@ class Call:
     code: int | None = None
     tracking_id: str | None = None
     worker: str | None = None
+    channel: str = "offline"
 
 
 def record_call(conn: Connection, call: Call) -> None:
@@ -233,6 +248,7 @@ def record_call(conn: Connection, call: Call) -> None:
             code=call.code,
             tracking_id=call.tracking_id,
             worker=call.worker,
+            channel=call.channel,
         )
     )
 

@@ -37,6 +37,7 @@ from pydantic import ValidationError as PydanticValidationError
 from pydantic.functional_validators import AfterValidator, BeforeValidator
 
 from bingbridge.conversions import contract
+from bingbridge.conversions.channels import Tracked
 from bingbridge.conversions.contract import MSCLKID
 
 # The click ids the browser snippet collects; also accepted as legacy top-level fields of an event.
@@ -384,8 +385,20 @@ def parse_events(
 
 
 class StoredEvent(Protocol):
-    """What `match_keys` reads of a stored event: an `events` row, or the worker's claimed row."""
+    """What `match_keys` and `tracked` read of a stored event: `Columns`, or the worker's claimed row."""
 
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def event_name(self) -> str: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def value(self) -> float | None: ...
+    @property
+    def currency(self) -> str | None: ...
+    @property
+    def ad_storage(self) -> str | None: ...
     @property
     def click_ids(self) -> Mapping[str, Any] | None: ...
     @property
@@ -394,6 +407,50 @@ class StoredEvent(Protocol):
     def hashed_email(self) -> str | None: ...
     @property
     def hashed_phone(self) -> str | None: ...
+    @property
+    def page(self) -> Mapping[str, Any] | None: ...
+    @property
+    def anonymous_id(self) -> str | None: ...
+    @property
+    def external_id(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Columns:
+    """An event as the `events` table stores it (the worker reads the same columns back)."""
+
+    event_id: str
+    event_name: str
+    occurred_at: datetime
+    value: float | None
+    currency: str | None
+    ad_storage: str | None
+    hashed_email: str | None
+    hashed_phone: str | None
+    click_ids: dict[str, Any] | None
+    properties: dict[str, Any] | None
+    page: dict[str, Any] | None
+    anonymous_id: str | None
+    external_id: str | None
+
+
+def columns(event: Event) -> Columns:
+    user = event.user
+    return Columns(
+        event_id=event.event_id,
+        event_name=event.event_name,
+        occurred_at=event.timestamp,
+        value=event.value,
+        currency=event.currency,
+        ad_storage=event.consent.ad_storage if event.consent else None,
+        hashed_email=user.hashed_email if user else None,
+        hashed_phone=user.hashed_phone if user else None,
+        click_ids=event.stored_click_ids(),
+        properties=event.stored_properties(),
+        page=(event.page.model_dump(exclude_none=True) or None) if event.page else None,
+        anonymous_id=user.anonymous_id if user else None,
+        external_id=user.external_id if user else None,
+    )
 
 
 def _msclkid_in(mapping: Mapping[str, Any] | None, keys: tuple[str, ...]) -> str | None:
@@ -405,11 +462,30 @@ def _msclkid_in(mapping: Mapping[str, Any] | None, keys: tuple[str, ...]) -> str
 
 
 def match_keys(event: StoredEvent) -> tuple[str | None, str | None, str | None]:
-    """(msclkid, hashed_email, hashed_phone) of a stored event, for the worker to build the conversion from.
+    """(msclkid, hashed_email, hashed_phone) of a stored event.
 
     MSCLKID: the `click_ids` column (the event's `click_ids` object, else its legacy top-level fields), then
     `properties["msclkid"]`, then `properties["MSCLKID"]`. The hashes are returned alongside: Microsoft takes them
-    with or without a click id. All three None means the event cannot be matched (`no_match_key`).
+    with or without a click id.
     """
     msclkid = _msclkid_in(event.click_ids, ("msclkid",)) or _msclkid_in(event.properties, PROPERTY_MSCLKID_KEYS)
     return msclkid, event.hashed_email or None, event.hashed_phone or None
+
+
+def tracked(event: StoredEvent) -> Tracked:
+    """The stored event as the delivery channels see it (`conversions.channels`)."""
+    msclkid, email, phone = match_keys(event)
+    return Tracked(
+        event_id=event.event_id,
+        event_name=event.event_name,
+        occurred_at=event.occurred_at,
+        value=event.value,
+        currency=event.currency,
+        ad_storage=event.ad_storage,
+        msclkid=msclkid,
+        hashed_email=email,
+        hashed_phone=phone,
+        anonymous_id=event.anonymous_id,
+        external_id=event.external_id,
+        page=event.page,
+    )

@@ -25,9 +25,7 @@ def upgrade() -> None:
     op.add_column("dispatches", sa.Column("channel", sa.String(20), nullable=False, server_default="offline"))
     op.add_column("dispatch_calls", sa.Column("channel", sa.String(20), nullable=False, server_default="offline"))
     op.drop_index("ix_dispatches_queue", table_name="dispatches")
-    op.create_index(
-        "ix_dispatches_queue", "dispatches", ["destination_id", "channel", "status", "next_attempt_at"]
-    )
+    op.create_index("ix_dispatches_queue", "dispatches", ["destination_id", "channel", "status", "next_attempt_at"])
 
 
 def downgrade() -> None:
