@@ -31,6 +31,8 @@ CAPI_HOST = "https://capi.uet.microsoft.com"
 MAX_EVENTS_PER_REQUEST = 1000
 OPERATION = "UetConversionsApi"
 DATA_PROVIDER = "bingbridge"
+# CAPI problems carry text codes only; the numeric code of a refused event is that of a payload error (HTTP 400).
+PAYLOAD_ERROR = 400
 
 
 def events_path(tag_id: int) -> str:
@@ -70,7 +72,7 @@ class ConversionsApi:
             if d.is_warning:
                 continue
             detail = ErrorDetail(
-                code=response.status_code,
+                code=PAYLOAD_ERROR,
                 error_code=d.error_code,
                 message=f"{d.property_name}: {d.error_message}" if d.property_name else d.error_message,
                 field_path=d.property_name,

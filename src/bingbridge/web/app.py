@@ -78,10 +78,15 @@ class Problem(BaseModel):
 
 
 class DispatchDecision(BaseModel):
+    """The decision for one destination and channel; `field` and `message` explain a `failed` one."""
+
     destination_id: int
+    channel: str  # offline | capi
     status: str
     reason: str | None
     conversion_name: str | None
+    field: str | None
+    message: str | None
 
 
 class EventOutcome(BaseModel):
@@ -349,15 +354,7 @@ def create_app(
                 "index": valid[r.index][0],
                 "event_id": r.event_id,
                 "status": r.status,
-                "dispatches": [
-                    {
-                        "destination_id": d.destination_id,
-                        "status": d.status,
-                        "reason": d.reason,
-                        "conversion_name": d.conversion_name,
-                    }
-                    for d in r.dispatches
-                ],
+                "dispatches": [asdict(d) for d in r.dispatches],
             }
             for r in result.results
         ]
