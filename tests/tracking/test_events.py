@@ -221,3 +221,20 @@ def test_nothing_to_match_with() -> None:
 def test_stored_click_ids_keep_every_platform_and_the_object_wins() -> None:
     event = valid(make_event(click_ids={"msclkid": MSCLKID, "li_fat_id": "l-1"}, msclkid=OTHER_MSCLKID, gclid="g-0"))
     assert event.stored_click_ids() == {"msclkid": MSCLKID, "gclid": "g-0", "li_fat_id": "l-1"}
+
+
+def test_personal_data_in_properties_is_hashed_or_dropped() -> None:
+    properties = {
+        "email": " Ada@Example.com ",
+        "Phone_Number": "+1 206 555 0100",
+        "first_name": "Ada",
+        "nested": {"Street Address": "1 Main St", "e-mail": "not an address", "items": [{"zip": "98052", "sku": "S"}]},
+        "order": "A-1",
+    }
+    stored = valid(make_event(properties=properties)).stored_properties()
+    assert stored == {
+        "email": sha256("ada@example.com"),
+        "Phone_Number": sha256("+12065550100"),
+        "nested": {"items": [{"sku": "S"}]},
+        "order": "A-1",
+    }
