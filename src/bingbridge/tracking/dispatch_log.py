@@ -17,13 +17,14 @@ whose lease ran out cannot overwrite the work of the worker that took the rows o
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 
 from bingbridge.store.schema import dispatch_calls, dispatches, events
+from bingbridge.tracking.events import Columns
 
 if TYPE_CHECKING:
     from bingbridge.tracking.destinations import Destination
@@ -41,27 +42,17 @@ BUDGET_WINDOW = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
-class Claimed:
-    """A claimed dispatch row with the event fields a channel's item is built from."""
+class Claimed(Columns):
+    """A claimed dispatch row: the event's columns, and the row's own fields."""
 
     id: int
     event_pk: int
-    event_id: str
     status: str  # pending, or dead_lettered for a DLQ retry
     attempts: int
     conversion_name: str | None
-    event_name: str
-    occurred_at: datetime
-    value: float | None
-    currency: str | None
-    ad_storage: str | None
-    hashed_email: str | None
-    hashed_phone: str | None
-    click_ids: dict[str, Any] | None
-    properties: dict[str, Any] | None
-    page: dict[str, Any] | None
-    anonymous_id: str | None
-    external_id: str | None
+
+
+_EVENT_COLUMNS = [events.c[f.name] for f in fields(Columns)]
 
 
 def _due_sources(destination_id: int, channel: str, now: datetime) -> list[tuple[Any, Any]]:
@@ -125,28 +116,8 @@ def claim(
             ).scalars()
         if not ids:
             return []
-        e = events.c
         rows = conn.execute(
-            select(
-                d.id,
-                d.event_pk,
-                e.event_id,
-                d.status,
-                d.attempts,
-                d.conversion_name,
-                e.event_name,
-                e.occurred_at,
-                e.value,
-                e.currency,
-                e.ad_storage,
-                e.hashed_email,
-                e.hashed_phone,
-                e.click_ids,
-                e.properties,
-                e.page,
-                e.anonymous_id,
-                e.external_id,
-            )
+            select(*_EVENT_COLUMNS, d.id, d.event_pk, d.status, d.attempts, d.conversion_name)
             .join(events, events.c.id == d.event_pk)
             .where(d.id.in_(ids))
             .order_by(d.id)

@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AliasChoices,
@@ -384,40 +384,10 @@ def parse_events(
     return valid, problems
 
 
-class StoredEvent(Protocol):
-    """What `match_keys` and `tracked` read of a stored event: `Columns`, or the worker's claimed row."""
-
-    @property
-    def event_id(self) -> str: ...
-    @property
-    def event_name(self) -> str: ...
-    @property
-    def occurred_at(self) -> datetime: ...
-    @property
-    def value(self) -> float | None: ...
-    @property
-    def currency(self) -> str | None: ...
-    @property
-    def ad_storage(self) -> str | None: ...
-    @property
-    def click_ids(self) -> Mapping[str, Any] | None: ...
-    @property
-    def properties(self) -> Mapping[str, Any] | None: ...
-    @property
-    def hashed_email(self) -> str | None: ...
-    @property
-    def hashed_phone(self) -> str | None: ...
-    @property
-    def page(self) -> Mapping[str, Any] | None: ...
-    @property
-    def anonymous_id(self) -> str | None: ...
-    @property
-    def external_id(self) -> str | None: ...
-
-
 @dataclass(frozen=True)
 class Columns:
-    """An event as the `events` table stores it (the worker reads the same columns back)."""
+    """An event as the `events` table stores it; the worker's claimed rows carry the same columns
+    (`dispatch_log.Claimed`), so `match_keys` and `tracked` read either."""
 
     event_id: str
     event_name: str
@@ -461,7 +431,7 @@ def _msclkid_in(mapping: Mapping[str, Any] | None, keys: tuple[str, ...]) -> str
     return None
 
 
-def match_keys(event: StoredEvent) -> tuple[str | None, str | None, str | None]:
+def match_keys(event: Columns) -> tuple[str | None, str | None, str | None]:
     """(msclkid, hashed_email, hashed_phone) of a stored event.
 
     MSCLKID: the `click_ids` column (the event's `click_ids` object, else its legacy top-level fields), then
@@ -472,7 +442,7 @@ def match_keys(event: StoredEvent) -> tuple[str | None, str | None, str | None]:
     return msclkid, event.hashed_email or None, event.hashed_phone or None
 
 
-def tracked(event: StoredEvent) -> Tracked:
+def tracked(event: Columns) -> Tracked:
     """The stored event as the delivery channels see it (`conversions.channels`)."""
     msclkid, email, phone = match_keys(event)
     return Tracked(
