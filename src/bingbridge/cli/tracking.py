@@ -89,6 +89,40 @@ def workspaces_list(as_json: bool, config_file: Path | None, database_url: str |
     )
 
 
+def _channel_option(func: Any) -> Any:
+    return click.option(
+        "--channel",
+        "routes",
+        multiple=True,
+        help="Event to channels, e.g. --channel purchase=offline or --channel page_view=capi (repeat).",
+    )(func)
+
+
+def _pairs(values: tuple[str, ...], option: str, shape: str) -> dict[str, str]:
+    from bingbridge.errors import FieldProblem, ValidationError
+
+    found = {}
+    for value in values:
+        key, sep, target = value.partition("=")
+        if not sep or not key.strip():
+            raise ValidationError([FieldProblem(option, f"{value!r}: write {shape}")])
+        found[key.strip()] = target.strip()
+    return found
+
+
+def _routes(values: tuple[str, ...]) -> dict[str, list[str]]:
+    pairs = _pairs(values, "channel", "event=offline,capi")
+    return {event: [c.strip() for c in listed.split(",") if c.strip()] for event, listed in pairs.items()}
+
+
+def _emit_destination(destination: Any, as_json: bool) -> None:
+    """The destination as safe to show; warnings (a conversion sent through both channels) also on stderr."""
+    shown = destination.public()
+    for warning in shown["warnings"]:
+        click.echo(f"warning: {warning}", err=True)
+    emit(shown, as_json=as_json)
+
+
 @click.group()
 def destinations() -> None:
     """Microsoft Advertising destinations ("UET & Offline Conversions") of a workspace."""
@@ -103,10 +137,12 @@ def destinations() -> None:
 @click.option("--client-secret", required=True)
 @click.option("--refresh-token", required=True)
 @click.option("--access-token", default=None)
-@click.option("--uet-tag-id", default=None)
+@click.option("--uet-tag-id", default=None, help="The UET tag for the Conversions API channel.")
+@click.option("--capi-token", default=None, help="That UET tag's Conversions API token (stored encrypted).")
 @click.option("--name", default="Microsoft Advertising", show_default=True)
 @click.option("--environment", type=click.Choice(["production", "sandbox"]), default="production", show_default=True)
 @click.option("--map", "mappings", multiple=True, help="Event to goal, e.g. --map purchase=Purchase (repeat).")
+@_channel_option
 @click.option("--calls-per-hour", type=int, default=1000, show_default=True)
 @click.option("--live", is_flag=True, help="Start dispatching at once.")
 @_service_options
@@ -122,9 +158,11 @@ def destinations_add(
     refresh_token: str,
     access_token: str | None,
     uet_tag_id: str | None,
+    capi_token: str | None,
     name: str,
     environment: str,
     mappings: tuple[str, ...],
+    routes: tuple[str, ...],
     calls_per_hour: int,
     live: bool,
     as_json: bool,
@@ -133,19 +171,17 @@ def destinations_add(
 ) -> None:
     """Add a destination; required fields are checked and secrets encrypted before saving.
 
+    With --uet-tag-id and --capi-token the destination also has the UET Conversions API channel: page views go
+    there as pageLoad, events without a goal as custom events; --channel EVENT=offline,capi routes an event name
+    explicitly (both channels may make Microsoft count it twice: the answer warns).
+
     Example: bingbridge destinations add --workspace "Web shop" --customer-id 1 --account-id 2 --developer-token T
-    --client-id C --client-secret S --refresh-token R --live
+    --client-id C --client-secret S --refresh-token R --uet-tag-id 3 --capi-token K --live
     """
-    from bingbridge.errors import FieldProblem, ValidationError
     from bingbridge.tracking.destinations import DEFAULT_CONVERSION_NAMES, DestinationInput, save_destination
 
     settings, engine = _open(config_file, database_url)
-    names = dict(DEFAULT_CONVERSION_NAMES)
-    for mapping in mappings:
-        event, sep, goal = mapping.partition("=")
-        if not sep:
-            raise ValidationError([FieldProblem("map", f"{mapping!r}: write event=Goal name")])
-        names[event.strip()] = goal.strip()
+    names = {**DEFAULT_CONVERSION_NAMES, **_pairs(mappings, "map", "event=Goal name")}
     data = DestinationInput(
         customer_id=customer_id,
         account_id=account_id,
@@ -155,14 +191,61 @@ def destinations_add(
         refresh_token=refresh_token,
         access_token=access_token,
         uet_tag_id=uet_tag_id,
+        capi_token=capi_token,
         name=name,
         environment=environment,
         live=live,
         conversion_names=names,
         calls_per_hour=calls_per_hour,
+        event_channels=_routes(routes),
     )
     destination = save_destination(engine, _box(settings), _workspace_id(engine, workspace), data)
-    emit(destination.public(), as_json=as_json)
+    _emit_destination(destination, as_json)
+
+
+@destinations.command("update")
+@click.argument("destination_id", type=int)
+@click.option("--uet-tag-id", default=None, help="The UET tag for the Conversions API channel.")
+@click.option("--capi-token", default=None, help="That UET tag's Conversions API token (stored encrypted).")
+@click.option("--map", "mappings", multiple=True, help="Event to goal, e.g. --map purchase=Purchase (repeat).")
+@_channel_option
+@click.option("--calls-per-hour", type=int, default=None)
+@click.option("--name", default=None)
+@_service_options
+@json_option
+@report_errors
+def destinations_update(
+    destination_id: int,
+    uet_tag_id: str | None,
+    capi_token: str | None,
+    mappings: tuple[str, ...],
+    routes: tuple[str, ...],
+    calls_per_hour: int | None,
+    name: str | None,
+    as_json: bool,
+    config_file: Path | None,
+    database_url: str | None,
+) -> None:
+    """Change a destination: only the options given change (secrets stay encrypted; the token is never shown).
+
+    Example: bingbridge destinations update 1 --uet-tag-id 3 --capi-token K --channel purchase=offline
+    """
+    from bingbridge.tracking.destinations import destination_input, get_destination, save_destination
+
+    settings, engine = _open(config_file, database_url)
+    destination = get_destination(engine, destination_id)
+    if destination is None:
+        fail(f"no destination {destination_id}", "List them with `bingbridge destinations list`.", code=2)
+    given = {"uet_tag_id": uet_tag_id, "capi_token": capi_token, "calls_per_hour": calls_per_hour, "name": name}
+    changes: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    if mappings:
+        changes["conversion_names"] = {**destination.conversion_names, **_pairs(mappings, "map", "event=Goal name")}
+    if routes:
+        changes["event_channels"] = {**destination.event_channels, **_routes(routes)}
+    box = _box(settings)
+    data = destination_input(box, destination, **changes)
+    saved = save_destination(engine, box, destination.workspace_id, data, destination_id=destination_id)
+    _emit_destination(saved, as_json)
 
 
 @destinations.command("list")
