@@ -65,6 +65,20 @@ UPDATE_UET_TAGS = _op("UpdateUetTags", "PUT", "/UetTags", m.UpdateUetTagsRequest
 GET_UET_TAGS_BY_IDS = _op(
     "GetUetTagsByIds", "POST", "/UetTags/QueryByIds", m.GetUetTagsByIdsRequest, m.GetUetTagsByIdsResponse
 )
+GET_ACCOUNT_PROPERTIES = _op(
+    "GetAccountProperties",
+    "POST",
+    "/AccountProperties/Query",
+    m.GetAccountPropertiesRequest,
+    m.GetAccountPropertiesResponse,
+)
+SET_ACCOUNT_PROPERTIES = _op(
+    "SetAccountProperties",
+    "POST",
+    "/AccountProperties/Set",
+    m.SetAccountPropertiesRequest,
+    m.SetAccountPropertiesResponse,
+)
 
 OPERATIONS: tuple[Operation[Any, Any], ...] = (
     ADD_CONVERSION_GOALS,
@@ -76,6 +90,8 @@ OPERATIONS: tuple[Operation[Any, Any], ...] = (
     ADD_UET_TAGS,
     UPDATE_UET_TAGS,
     GET_UET_TAGS_BY_IDS,
+    GET_ACCOUNT_PROPERTIES,
+    SET_ACCOUNT_PROPERTIES,
 )
 
 MAX_GOALS_PER_CALL = 100
@@ -380,3 +396,26 @@ class CampaignManagement:
         request = m.ApplyOfflineConversionAdjustmentsRequest(offline_conversion_adjustments=list(adjustments))
         answer = self._call(APPLY_OFFLINE_CONVERSION_ADJUSTMENTS, request, account_id)
         return per_item(len(adjustments), answer, answer.partial_errors)
+
+    def get_account_properties(self, names: Sequence[str], *, account_id: int | None = None) -> dict[str, str | None]:
+        """The account's properties by name (e.g. MSCLKIDAutoTaggingEnabled -> "true")."""
+        _check([FieldProblem("names", "give at least one property name")] if not names else [], "GetAccountProperties")
+        request = m.GetAccountPropertiesRequest(account_property_names=list(names))
+        answer = self._call(GET_ACCOUNT_PROPERTIES, request, account_id)
+        return {p.name: p.value for p in answer.account_properties or [] if p is not None and p.name}
+
+    def set_account_properties(self, properties: dict[str, str], *, account_id: int | None = None) -> None:
+        """Set properties; Microsoft sets all of them or none."""
+        _check(
+            [FieldProblem("properties", "give at least one property")] if not properties else [], "SetAccountProperties"
+        )
+        items = [m.AccountProperty(name=name, value=value) for name, value in properties.items()]
+        self._call(SET_ACCOUNT_PROPERTIES, m.SetAccountPropertiesRequest(account_properties=items), account_id)
+
+    def msclkid_auto_tagging(self, *, account_id: int | None = None) -> bool:
+        """Whether the account adds an msclkid to landing URLs (without it no click can be matched)."""
+        value = self.get_account_properties([m.MSCLKID_AUTO_TAGGING], account_id=account_id).get(m.MSCLKID_AUTO_TAGGING)
+        return (value or "").strip().lower() == "true"
+
+    def enable_msclkid_auto_tagging(self, *, account_id: int | None = None) -> None:
+        self.set_account_properties({m.MSCLKID_AUTO_TAGGING: "true"}, account_id=account_id)
