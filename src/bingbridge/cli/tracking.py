@@ -280,7 +280,8 @@ def destinations_list(workspace: str | None, as_json: bool, config_file: Path | 
 def destinations_test(
     destination_id: int, api_base_url: str | None, as_json: bool, config_file: Path | None, database_url: str | None
 ) -> None:
-    """Test a destination: get a token and make a real API call; latency in ms and what failed.
+    """Test a destination: get a token and make a real API call; latency in ms, what failed, and whether the account
+    auto-tags clicks with an MSCLKID.
 
     Example: bingbridge destinations test 1
     """
@@ -292,9 +293,15 @@ def destinations_test(
     destination = get_destination(engine, destination_id)
     if destination is None:
         fail(f"no destination {destination_id}", "List them with `bingbridge destinations list`.", code=2)
-    report = check_destination(engine, _box(settings), destination, settings)
-    emit(asdict(report), as_json=as_json)
-    if not report.ok:
+    check = check_destination(engine, _box(settings), destination, settings)
+    emit({**asdict(check.connection), "msclkid_auto_tagging": check.auto_tagging}, as_json=as_json)
+    if check.auto_tagging is False:
+        click.echo(
+            "warning: MSCLKID auto-tagging is off, so landing URLs carry no msclkid and no click can be matched: "
+            f"bingbridge accounts auto-tagging --account-id {destination.account_id} --enable",
+            err=True,
+        )
+    if not check.ok:
         raise SystemExit(1)
 
 

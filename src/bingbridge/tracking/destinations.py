@@ -22,7 +22,7 @@ from bingbridge.api.conversions_api import ConversionsApi
 from bingbridge.auth.check import ConnectionReport, check_connection
 from bingbridge.auth.tokens import TokenSet
 from bingbridge.conversions.channels import CAPI, CHANNELS, OFFLINE, Routing
-from bingbridge.errors import ConfigurationError, FieldProblem, ValidationError
+from bingbridge.errors import ApiError, ConfigurationError, FieldProblem, ValidationError
 from bingbridge.settings import Secret, Settings
 from bingbridge.store.engine import utcnow
 from bingbridge.store.schema import destinations
@@ -343,13 +343,33 @@ class DestinationAccess:
             self._client.close()
 
 
+@dataclass(frozen=True)
+class DestinationCheck:
+    """The Test button's result: the connection (token, API call, latency) and MSCLKID auto-tagging (None when
+    it could not be read: the connection failed, or the account refused the call)."""
+
+    connection: ConnectionReport
+    auto_tagging: bool | None
+
+    @property
+    def ok(self) -> bool:
+        return self.connection.ok
+
+
 def check_destination(
     engine: Engine, box: SecretBox, destination: Destination, base: Settings, *, http: httpx.Client | None = None
-) -> ConnectionReport:
-    """The Test button: a token and a real API call, with latency; the outcome is kept on the destination."""
+) -> DestinationCheck:
+    """The Test button: a token and a real API call, with latency, then whether the account auto-tags clicks
+    with an MSCLKID (without it no click can be matched); the outcome is kept on the destination."""
+    auto_tagging = None
     with destination_client(engine, box, destination, base, http=http, max_retries=0) as client:
         report = check_connection(client)
-    result = {**asdict(report), "at": utcnow().isoformat()}
+        if report.ok:
+            try:
+                auto_tagging = client.campaign_management.msclkid_auto_tagging(account_id=destination.account_id)
+            except ApiError:
+                auto_tagging = None
+    result = {**asdict(report), "auto_tagging": auto_tagging, "at": utcnow().isoformat()}
     with engine.begin() as conn:
         conn.execute(update(destinations).where(destinations.c.id == destination.id).values(last_test=result))
-    return report
+    return DestinationCheck(report, auto_tagging)
