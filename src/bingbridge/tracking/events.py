@@ -1,16 +1,19 @@
 """The event contract of the ingestion API, the rules each field follows, and the match keys of a stored event.
 
 An event is `{"event_id", "event_name", "timestamp", "value", "currency", "consent": {"ad_storage"}, "user":
-{"email", "phone"}, "click_ids": {"msclkid", "gclid", "fbclid", "ttclid", ...}, "properties": {...}}`, plus the
-legacy top-level click-id fields (`msclkid`, `gclid`, `fbclid`, `ttclid`); a batch is `{"events": [...]}`.
+{"email", "phone", "anonymous_id", "external_id"}, "click_ids": {"msclkid", "gclid", "fbclid", "ttclid", ...},
+"page": {"url", "referrer", "title", "load_id"}, "properties": {...}}`, plus the legacy top-level click-id fields
+(`msclkid`, `gclid`, `fbclid`, `ttclid`); a batch is `{"events": [...]}`. The rules a conversion follows (time,
+value, currency, MSCLKID, hashing) are `conversions.contract`'s, the same a file row follows.
 
 E-mail and phone are normalised and hashed while the event is validated (`conversions.hashing`): the models never
 hold a plain value, and every model hides its input in error messages, so nothing plain reaches a log or the
-database. `parse_events` turns a decoded JSON body into valid events and one `EventProblem` per broken rule.
+database; well-known personal keys inside `properties` are hashed or dropped (`contract.scrub_properties`).
+`parse_events` turns a decoded JSON body into valid events and one `EventProblem` per broken rule.
 
 MSCLKID lookup (the seed's "triple fallback") happens in two steps. At ingestion the legacy top-level fields are
-overlaid by the `click_ids` object into the stored `click_ids` column, so the object wins; at dispatch
-`match_keys` reads that column, then `properties` (`msclkid`, then `MSCLKID`), then the hashed e-mail and phone.
+overlaid by the `click_ids` object into the stored `click_ids` column, so the object wins; then `match_keys` reads
+that column, then `properties` (`msclkid`, then `MSCLKID`), then the hashed e-mail and phone.
 The order is the issue's: the `click_ids` object, then the legacy fields, then `properties`.
 """
 
@@ -19,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -442,20 +445,12 @@ def match_keys(event: Columns) -> tuple[str | None, str | None, str | None]:
     return msclkid, event.hashed_email or None, event.hashed_phone or None
 
 
+# The fields a channel reads as stored; the match keys are looked up (`match_keys`).
+_AS_STORED = tuple(f.name for f in fields(Tracked) if f.name not in ("msclkid", "hashed_email", "hashed_phone"))
+
+
 def tracked(event: Columns) -> Tracked:
     """The stored event as the delivery channels see it (`conversions.channels`)."""
     msclkid, email, phone = match_keys(event)
-    return Tracked(
-        event_id=event.event_id,
-        event_name=event.event_name,
-        occurred_at=event.occurred_at,
-        value=event.value,
-        currency=event.currency,
-        ad_storage=event.ad_storage,
-        msclkid=msclkid,
-        hashed_email=email,
-        hashed_phone=phone,
-        anonymous_id=event.anonymous_id,
-        external_id=event.external_id,
-        page=event.page,
-    )
+    stored = {name: getattr(event, name) for name in _AS_STORED}
+    return Tracked(**stored, msclkid=msclkid, hashed_email=email, hashed_phone=phone)
