@@ -18,6 +18,7 @@ from bingbridge.conversions.contract import CAPI_NO_IDENTITY, CAPI_TOO_OLD, OFFL
 from bingbridge.store import utcnow
 from bingbridge.store.schema import events
 from bingbridge.tracking.worker import Worker
+from bingbridge.tracking.health import destination_health
 from bingbridge.tracking.workspaces import create_workspace
 from bingbridge.web import create_app
 from tests.tracking.ingest_support import TestClient
@@ -184,7 +185,9 @@ def test_a_refused_capi_token_pauses_only_that_channel(both: tuple[TrackingWorld
     assert statuses[("offline", "sent")] == 5
     assert statuses[("capi", "pending")] == 4  # given back untouched, for when the token works again
     refused = [c for c in world.call_rows() if c.channel == "capi"]
-    assert [(c.ok, c.rows) for c in refused] == [(0, 4)]
+    assert [(c.ok, c.rows, c.code) for c in refused] == [(0, 4, 401)]
+    health = destination_health(world.engine, world.destinations[0].id, utcnow())
+    assert health.status == "Down" and "credentials refused" in health.reason
 
 
 def test_per_event_refusals_fail_only_those_events(both: tuple[TrackingWorld, str]) -> None:
@@ -220,3 +223,14 @@ def test_a_mapping_through_both_channels_is_sent_twice_and_warned(world: Trackin
         worker.run_once()
     assert [e["eventId"] for e in world.uet_events()] == [purchase["event_id"]]
     assert len(world.received()) == 1
+
+
+def test_a_capi_outage_is_retried_later(both: tuple[TrackingWorld, str]) -> None:
+    world, key = both
+    post_all(world, key, mixed_stream()["custom_email"])
+    world.configure(error_rate=1.0)  # every call answers 500 InternalServerError
+    with Worker(world.engine, world.box, world.settings) as worker:
+        worker.run_once()
+    rows = [r for r in world.dispatch_rows() if r.channel == "capi"]
+    assert {(r.status, r.attempts, r.code) for r in rows} == {("pending", 1, 500)}
+    assert all(r.next_attempt_at > utcnow() for r in rows) and world.uet_events() == []

@@ -100,8 +100,8 @@ class ConversionsApi:
     ) -> ApiError:
         status = response.status_code
         text = message or (answer.error.message if answer.error else None) or response.reason_phrase
-        if not errors and answer.error is not None:
-            errors = [ErrorDetail(code=status, error_code=answer.error.code, message=answer.error.message)]
+        if not errors:  # the HTTP status is the code: CAPI has numeric codes for nothing else
+            errors = [ErrorDetail(code=status, error_code=answer.error.code if answer.error else None, message=text)]
         if status in (401, 403):
             hint = f"the CAPI token of UET tag {self.tag_id} was refused: {text}"
             return AuthenticationError(

@@ -82,10 +82,7 @@ def send_batch(send: Send[Item], items: Sequence[Item]) -> Delivery:
     except (ApiError, OAuthError, ConfigurationError) as exc:
         return not_sent(len(items), exc)
     return Delivery(
-        [
-            ItemOutcome("accepted" if r.ok else "refused", errors=list(r.errors), tracking_id=r.tracking_id)
-            for r in results
-        ]
+        [ItemOutcome("accepted" if r.ok else "refused", errors=r.errors, tracking_id=r.tracking_id) for r in results]
     )
 
 

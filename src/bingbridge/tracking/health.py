@@ -32,7 +32,8 @@ Status = Literal["Live", "Degraded", "Down"]
 WINDOW = timedelta(minutes=15)
 RECENT_CALLS = 20
 DOWN_AFTER = 3
-CREDENTIAL_CODES = frozenset({105, 106, 109})
+# 105/106/109: Microsoft Advertising; 401/403: the UET Conversions API refused the tag's token (its HTTP status).
+CREDENTIAL_CODES = frozenset({105, 106, 109, 401, 403})
 
 
 @dataclass(frozen=True)
