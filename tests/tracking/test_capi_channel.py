@@ -17,8 +17,8 @@ from bingbridge.conversions.channels import NOT_A_CONVERSION, NOT_FOR_CAPI
 from bingbridge.conversions.contract import CAPI_NO_IDENTITY, CAPI_TOO_OLD, OFFLINE_NO_IDENTITY
 from bingbridge.store import utcnow
 from bingbridge.store.schema import events
-from bingbridge.tracking.worker import Worker
 from bingbridge.tracking.health import destination_health
+from bingbridge.tracking.worker import Worker
 from bingbridge.tracking.workspaces import create_workspace
 from bingbridge.web import create_app
 from tests.tracking.ingest_support import TestClient
