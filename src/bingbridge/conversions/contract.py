@@ -179,7 +179,7 @@ DROPPED_KEYS = frozenset(
 
 
 def _key(name: Any) -> str:
-    return re.sub(r"[\s_\-]", "", str(name)).lower()
+    return str(name).lower().replace("_", "").replace("-", "").replace(" ", "")
 
 
 def scrub_properties(value: Any, default_country: str) -> Any:

@@ -354,7 +354,7 @@ def create_app(
                 "index": valid[r.index][0],
                 "event_id": r.event_id,
                 "status": r.status,
-                "dispatches": [asdict(d) for d in r.dispatches],
+                "dispatches": [vars(d) for d in r.dispatches],  # vars: asdict's deep copy costs at 1,000 events
             }
             for r in result.results
         ]
