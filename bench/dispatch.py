@@ -4,7 +4,9 @@ The emulator runs in its own process (`bingbridge emulator`). Events are ingeste
 worker dispatches them and is timed from the first claim to the last row settled. Side by side:
 - the bare ceiling: the same conversions sent by a plain loop of `apply_offline_conversions`, 1,000 per call,
   with no database at all (what the claim, the dispatch log and the call records cost is the difference);
-- the seed's one-call-per-event style, on a sample (what batching saves).
+- the seed's one-call-per-event style, on a sample (what batching saves);
+- the UET Conversions API channel: the same number of custom events (no goal, so they go to CAPI only) from
+  `pending` to `sent`, against a bare loop of `ConversionsApi.send_events`, 1,000 per request, no database.
 Run: .venv/bin/python bench/dispatch.py [--events 50000] [--workers 1] [--database-url postgresql://...]
 """
 
@@ -22,15 +24,24 @@ from pathlib import Path
 
 import httpx
 from cryptography.fernet import Fernet
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from bingbridge.api.client import BingAdsClient
-from bingbridge.api.models.campaign import OfflineConversion, OfflineConversionGoal
+from bingbridge.api.conversions_api import ConversionsApi
+from bingbridge.api.models.campaign import OfflineConversion, OfflineConversionGoal, UetTag
+from bingbridge.api.models.uet import CapiEvent, UserData
 from bingbridge.auth.tokens import MemoryTokenStore
 from bingbridge.emulator.server import free_port
 from bingbridge.settings import Secret, Settings
 from bingbridge.store.engine import create_engine_for, migrate, utcnow
-from bingbridge.tracking.destinations import DestinationInput, destination_client, save_destination
+from bingbridge.tracking.destinations import (
+    Destination,
+    DestinationInput,
+    destination_client,
+    destination_input,
+    get_destination,
+    save_destination,
+)
 from bingbridge.tracking.events import parse_events
 from bingbridge.tracking.ingest import ingest
 from bingbridge.tracking.secrets import SecretBox
@@ -56,12 +67,12 @@ def start_emulator() -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("the emulator did not start")
 
 
-def payloads(count: int, offset: int) -> list[dict[str, object]]:
+def payloads(count: int, offset: int, name: str = "purchase") -> list[dict[str, object]]:
     now = utcnow()
     return [
         {
             "event_id": f"e{offset + i}",
-            "event_name": "purchase",
+            "event_name": name,
             "timestamp": (now - timedelta(seconds=60 + i)).isoformat() + "Z",
             "value": 10.5,
             "currency": "USD",
@@ -93,6 +104,65 @@ def bare(settings: Settings, customer: int, account: int, count: int, per_call: 
         for start in range(0, count, per_call):
             client.campaign_management.apply_offline_conversions(items[start : start + per_call])
         return time.perf_counter() - started
+
+
+def bare_capi(url: str, tag_id: int, token: str, count: int, offset: int) -> float:
+    """Seconds to send `count` custom events to the emulator's CAPI, 1,000 per request, with a plain loop."""
+    now = int(utcnow().replace(tzinfo=UTC).timestamp())
+    items = [
+        CapiEvent(
+            event_type="custom",
+            event_id=f"bare{offset + i}",
+            event_name="view_item",
+            event_time=now - 60,
+            ad_storage_consent="G",
+            user_data=UserData(msclkid=f"{offset + i:032x}"),
+        )
+        for i in range(count)
+    ]
+    with httpx.Client() as http:
+        api = ConversionsApi(http, tag_id, Secret(token), base_url=url)
+        started = time.perf_counter()
+        for start in range(0, count, 1000):
+            api.send_events(items[start : start + 1000])
+        return time.perf_counter() - started
+
+
+def with_capi(engine: Engine, box: SecretBox, destination: Destination, base: Settings, url: str) -> tuple[int, str]:
+    """Give the destination the Conversions API channel: a UET tag and its token. Returns (tag id, token)."""
+    with destination_client(engine, box, destination, base) as client:
+        (created,) = client.campaign_management.add_uet_tags([UetTag(name="bench")])
+    assert created.value is not None and created.value.id is not None
+    token = httpx.post(f"{url}/_emulator/capi-tokens", json={"tag_id": created.value.id}).json()["token"]
+    current = get_destination(engine, destination.id)  # with the refresh token as rotated since
+    assert current is not None
+    data = destination_input(box, current, uet_tag_id=created.value.id, capi_token=token)
+    save_destination(engine, box, destination.workspace_id, data, destination_id=destination.id)
+    return created.value.id, token
+
+
+def timed_dispatch(engine: Engine, box: SecretBox, base: Settings, workers: int) -> float:
+    """Seconds for `workers` workers (threads) to take the queue from pending to settled."""
+    running = [Worker(engine, box, base, worker_id=f"bench-{i}") for i in range(workers)]
+    threads = [threading.Thread(target=w.run_once) for w in running]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    for w in running:
+        w.close()
+    return seconds
+
+
+def ingest_all(engine: Engine, workspace_id: int, count: int, offset: int, name: str) -> float:
+    started = time.perf_counter()
+    for start in range(0, count, 5000):
+        now = utcnow()
+        valid, _ = parse_events({"events": payloads(min(5000, count - start), offset + start, name)}, now=now)
+        ingest(engine, workspace_id, [e for _, e in valid], now=now)
+    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -140,28 +210,23 @@ def main() -> None:
             with destination_client(engine, box, destination, base) as client:
                 client.campaign_management.add_conversion_goals([OfflineConversionGoal(name="Purchase")])
 
-            started = time.perf_counter()
-            for start in range(0, args.events, 5000):
-                now = utcnow()
-                valid, _ = parse_events({"events": payloads(min(5000, args.events - start), start)}, now=now)
-                ingest(engine, workspace, [e for _, e in valid], now=now)
-            ingest_seconds = time.perf_counter() - started
+            ingest_seconds = ingest_all(engine, workspace.id, args.events, 0, "purchase")
             httpx.delete(f"{url}/_emulator/calls")
-
-            workers = [Worker(engine, box, base, worker_id=f"bench-{i}") for i in range(args.workers)]
-            threads = [threading.Thread(target=w.run_once) for w in workers]
-            started = time.perf_counter()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            seconds = time.perf_counter() - started
-            for w in workers:
-                w.close()
+            seconds = timed_dispatch(engine, box, base, args.workers)
             with engine.connect() as conn:
                 sent = conn.execute(text("SELECT count(*) FROM dispatches WHERE status = 'sent'")).scalar_one()
                 recorded = conn.execute(text("SELECT count(*) FROM dispatch_calls")).scalar_one()
             calls = httpx.get(f"{url}/_emulator/calls").json().get("ApplyOfflineConversions", 0)
+
+            tag_id, token = with_capi(engine, box, destination, base, url)
+            ingest_all(engine, workspace.id, args.events, 10**8, "view_item")
+            httpx.delete(f"{url}/_emulator/calls")
+            capi_seconds = timed_dispatch(engine, box, base, args.workers)
+            with engine.connect() as conn:
+                capi_sent = conn.execute(
+                    text("SELECT count(*) FROM dispatches WHERE status = 'sent' AND channel = 'capi'")
+                ).scalar_one()
+            capi_calls = httpx.get(f"{url}/_emulator/calls").json().get("UetConversionsApi", 0)
             dialect = engine.dialect.name
             if schema:
                 with engine.begin() as conn:
@@ -169,6 +234,7 @@ def main() -> None:
             engine.dispose()
 
         ceiling = bare(base, customer, account, args.events, 1000, 10**9)
+        capi_ceiling = bare_capi(url, tag_id, token, args.events, 3 * 10**9)
         single = bare(base, customer, account, args.single_sample, 1, 2 * 10**9)
         where = f"{dialect}, {args.workers} worker(s)"
         print(f"dispatch of {args.events:,} conversions to the emulator (own process); {where}")
@@ -180,6 +246,14 @@ def main() -> None:
         print(
             f"  bare loop, 1,000 per call, no DB:   {args.events / ceiling:>9,.0f} events/s  {ceiling:6.2f} s  "
             f"{-(-args.events // 1000)} calls"
+        )
+        print(
+            f"  CAPI worker, pending -> sent:       {capi_sent / capi_seconds:>9,.0f} events/s  {capi_seconds:6.2f} s  "
+            f"{capi_calls} Conversions API requests, {capi_sent:,} sent"
+        )
+        print(
+            f"  CAPI bare loop, 1,000 per request:  {args.events / capi_ceiling:>9,.0f} events/s  "
+            f"{capi_ceiling:6.2f} s  {-(-args.events // 1000)} requests"
         )
         print(
             f"  one call per event (seed's style):  {args.single_sample / single:>9,.0f} events/s  {single:6.2f} s  "

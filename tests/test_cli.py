@@ -158,3 +158,15 @@ def test_unreachable_api_is_a_clear_error(env: dict[str, str]) -> None:
     result = run(unreachable, "customers", "list")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "ConnectError" in result.stderr and "BINGBRIDGE_API_BASE_URL" in result.stderr
+
+
+def test_accounts_auto_tagging_reads_and_turns_it_on(env: dict[str, str], bingads_emulator: RunningEmulator) -> None:
+    state = bingads_emulator.state
+    account = next(iter(state.accounts_of(state.world.users[state.config.default_user_id].customer_id)))
+    args = ["accounts", "auto-tagging", "--account-id", str(account.id), "--json"]
+    state.campaign.account_properties.pop(int(account.id or 0), None)
+    off = run(env, *args)
+    assert off.returncode == 1 and json.loads(off.stdout)["msclkid_auto_tagging"] is False
+    on = run(env, *args, "--enable")
+    assert on.returncode == 0, on.stderr
+    assert json.loads(on.stdout) == {"account_id": account.id, "msclkid_auto_tagging": True}

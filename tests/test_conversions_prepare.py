@@ -57,14 +57,14 @@ def test_times_without_offset_use_the_default_zone() -> None:
     ("values", "field", "words"),
     [
         ({"conversion_name": None}, "conversion_name", "required"),
-        ({"conversion_time": "yesterday"}, "conversion_time", "not an ISO 8601"),
+        ({"conversion_time": "yesterday"}, "conversion_time", "ISO 8601"),
         ({"conversion_time": "2026-11-21T00:00:00Z"}, "conversion_time", "in the future"),
         ({"conversion_time": (NOW - timedelta(days=91)).isoformat()}, "conversion_time", "more than 90 days"),
         ({"microsoft_click_id": "abc"}, "microsoft_click_id", "32 hexadecimal"),
         ({"microsoft_click_id": "f894f652-ea33-4e73-9002-f7167ab8f8e3"}, "microsoft_click_id", "remove the dashes"),
         ({"microsoft_click_id": None}, "microsoft_click_id", "give an MSCLKID, or an e-mail or phone"),
-        ({"conversion_value": "-1"}, "conversion_value", "0 or more"),
-        ({"conversion_value": "ten"}, "conversion_value", "not a number"),
+        ({"conversion_value": "-1"}, "conversion_value", "between 0"),
+        ({"conversion_value": "ten"}, "conversion_value", "must be a number"),
         ({"conversion_currency_code": "XYZ"}, "conversion_currency_code", "ISO 4217"),
         ({"external_attribution_model": "Linear"}, "external_attribution_model", "together"),
         (

@@ -1068,3 +1068,28 @@ def test_a_time_without_offset_is_taken_as_utc(
     assert raw(client, "ApplyOfflineConversions", body)["PartialErrors"] == []
     (got,) = arrived(world)
     assert datetime.fromisoformat(got["ConversionTime"]) == naive.replace(tzinfo=UTC)
+
+
+# ---- account properties: MSCLKID auto-tagging ----
+
+
+def test_auto_tagging_is_off_until_set_and_is_kept_per_account(service: CampaignManagement, world: World) -> None:
+    assert service.msclkid_auto_tagging() is False
+    service.enable_msclkid_auto_tagging()
+    assert service.msclkid_auto_tagging() is True
+    assert service.get_account_properties([m.MSCLKID_AUTO_TAGGING], account_id=world.sibling) == {
+        m.MSCLKID_AUTO_TAGGING: "false"
+    }
+
+
+def test_creating_an_offline_goal_turns_auto_tagging_on(service: CampaignManagement) -> None:
+    assert all(r.ok for r in service.add_conversion_goals([m.OfflineConversionGoal(name=GOAL)]))
+    assert service.msclkid_auto_tagging() is True
+
+
+def test_unknown_property_names_are_refused(service: CampaignManagement) -> None:
+    with pytest.raises(ApiError, match="ApiInputValidationError"):
+        service.get_account_properties(["NoSuchProperty"])
+    with pytest.raises(ApiError, match="true or false"):
+        service.set_account_properties({m.MSCLKID_AUTO_TAGGING: "yes"})
+    assert service.msclkid_auto_tagging() is False  # all or none

@@ -195,6 +195,15 @@ CASES: list[Any] = [
         m.UetTag(id=TAG, name="Contoso site (all pages)", description="Moved to the master page"),
         m.UetTag(id=TAG + 1, description="Checkout only"),
     ])),
+    # ---- account properties ----
+    _case("GetAccountProperties", "auto-tagging", lambda s: s.get_account_properties([m.MSCLKID_AUTO_TAGGING])),
+    _case("GetAccountProperties", "several", lambda s: s.get_account_properties(
+        [m.MSCLKID_AUTO_TAGGING, "TrackingUrlTemplate", "FinalUrlSuffix"]
+    )),
+    _case("SetAccountProperties", "enable-auto-tagging", lambda s: s.enable_msclkid_auto_tagging()),
+    _case("SetAccountProperties", "two", lambda s: s.set_account_properties(
+        {m.MSCLKID_AUTO_TAGGING: "true", "FinalUrlSuffix": "src=bing"}
+    )),
 ]  # fmt: skip
 
 
@@ -258,7 +267,8 @@ def test_checker_rejects_a_member_of_another_goal_type() -> None:
 # Abstract bases whose msads class holds only the discriminator; their members are compared on the subclasses.
 _BASES_COMPARED_VIA = {"ConversionGoal": None, "BatchError": "BatchErrorBase"}
 # Our own groupings of responses that share members; msads has no class of that name.
-_OURS_ONLY = {"PartialErrorsResponse", "GetConversionGoalsResponse", "UetTagsResponse"}
+# msads types SetAccountProperties' answer as a bare `object` (it has no members to compare).
+_OURS_ONLY = {"PartialErrorsResponse", "GetConversionGoalsResponse", "UetTagsResponse", "SetAccountPropertiesResponse"}
 
 
 def _campaign_models() -> list[Any]:

@@ -16,6 +16,8 @@ for (const part of (scenario.cookie || "").split(/;\s*/)) {
 }
 const document = {
   currentScript: scenario.scriptSrc ? { src: scenario.scriptSrc } : null,
+  referrer: scenario.referrer || "",
+  title: scenario.title || "",
   get cookie() {
     return Array.from(jar, ([k, v]) => `${k}=${v}`).join("; ");
   },
@@ -44,7 +46,10 @@ vm.runInContext(fs.readFileSync(sdkPath, "utf8"), context, { filename: "sdk.js" 
     out.error = String(e.message);
   }
   if (scenario.init) context.bingbridge.init(scenario.init);
-  for (const [name, options] of scenario.track || []) out.results.push(await context.bingbridge.track(name, options));
+  for (const [name, options] of scenario.track || []) {
+    const send = name === "page()" ? () => context.bingbridge.page(options) : () => context.bingbridge.track(name, options);
+    out.results.push(await send());
+  }
   out.jar = document.cookie;
   out.clickIds = context.bingbridge.clickIds();
   process.stdout.write(JSON.stringify(out));

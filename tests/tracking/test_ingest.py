@@ -12,12 +12,13 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 
+from bingbridge.conversions.contract import OFFLINE_NO_IDENTITY, OFFLINE_TOO_OLD
 from bingbridge.store import utcnow
 from bingbridge.store.schema import dispatches, events
 from bingbridge.tracking import ingest as ingest_module
 from bingbridge.tracking.destinations import Destination, save_destination
 from bingbridge.tracking.events import Event, parse_event
-from bingbridge.tracking.ingest import NO_MATCH_KEY, TOO_OLD, GroupCommitter, IngestRequest, IngestResult, ingest
+from bingbridge.tracking.ingest import GroupCommitter, IngestRequest, IngestResult, ingest
 from bingbridge.tracking.secrets import SecretBox
 from bingbridge.tracking.workspaces import Workspace, create_workspace
 from tests.tracking.conftest import destination_input
@@ -143,7 +144,7 @@ def test_a_non_conversion_with_consent_denied_is_still_just_skipped(
 def test_no_match_key_is_stored_and_failed(engine: Engine, workspace: Workspace, destination: Destination) -> None:
     ingest(engine, workspace, parsed(make_event("n", click_ids={"gclid": "g"}, properties={})), now=utcnow())
     (row,) = stored_dispatches(engine)
-    assert (row.status, row.reason, row.conversion_name) == ("failed", NO_MATCH_KEY, "Purchase")
+    assert (row.status, row.reason, row.conversion_name) == ("failed", OFFLINE_NO_IDENTITY.code, "Purchase")
     assert stored_events(engine)[0].click_ids == {"gclid": "g"}
 
 
@@ -156,7 +157,7 @@ def test_events_older_than_90_days_are_failed(engine: Engine, workspace: Workspa
     old = (utcnow() - timedelta(days=91)).isoformat()
     ingest(engine, workspace, parsed(make_event("o", timestamp=old)), now=utcnow())
     (row,) = stored_dispatches(engine)
-    assert (row.status, row.reason) == ("failed", TOO_OLD)
+    assert (row.status, row.reason) == ("failed", OFFLINE_TOO_OLD.code)
 
 
 def test_pending_rows_are_due_now(engine: Engine, workspace: Workspace, destination: Destination) -> None:
@@ -171,7 +172,9 @@ def test_pending_rows_are_due_now(engine: Engine, workspace: Workspace, destinat
 
 def test_a_timestamp_slightly_ahead_is_stored_as_now(engine: Engine, workspace: Workspace) -> None:
     now = utcnow()
-    ingest(engine, workspace, parsed(make_event("f", timestamp=(now + timedelta(minutes=2)).isoformat())), now=now)
+    event = parse_event(make_event("f", timestamp=(now + timedelta(minutes=2)).isoformat()), now=now)
+    assert isinstance(event, Event)
+    ingest(engine, workspace, [event], now=now)
     assert stored_events(engine)[0].occurred_at == now
 
 

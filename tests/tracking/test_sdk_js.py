@@ -133,3 +133,37 @@ def test_what_the_snippet_sends_is_accepted_by_the_service(
     assert response.status_code == 200, response.text
     assert response.json()["dispatch"] == {"pending": 1}
     assert stored_events(engine)[0].click_ids == {"msclkid": MSCLKID, "gclid": "G-1", "fbclid": "F-1"}
+
+
+def test_a_page_load_sends_url_referrer_title_and_the_page_load_id() -> None:
+    out = run(
+        {**LANDING, "referrer": "https://www.bing.com/", "title": "Boots", "track": [["page()", {}], ["purchase", {}]]}
+    )
+    page_view, purchase = (json.loads(r["options"]["body"]) for r in out["requests"])
+    assert page_view["event_name"] == "page_view"
+    assert page_view["page"]["url"] == LANDING["url"]
+    assert (page_view["page"]["referrer"], page_view["page"]["title"]) == ("https://www.bing.com/", "Boots")
+    assert UUID4.match(page_view["page"]["load_id"])
+    assert purchase["page"] == page_view["page"]  # the events of one page load share its id
+    assert page_view["event_id"] != purchase["event_id"]
+
+
+def test_with_ad_storage_denied_a_page_load_carries_no_url_or_referrer() -> None:
+    out = run({
+        **LANDING, "referrer": "https://www.bing.com/?q=boots", "title": "Boots", "track": [["page()", {}]],
+        "init": {"key": "bbk_test", "consent": {"ad_storage": "denied"}},
+    })  # fmt: skip
+    body = json.loads(out["requests"][0]["options"]["body"])
+    assert set(body["page"]) == {"title", "load_id"} and "click_ids" not in body
+
+
+def test_a_page_load_is_accepted_by_the_service_and_routed(
+    client: TestClient, ingestion_key: str, engine: Engine
+) -> None:
+    out = run({**LANDING, "init": {"key": ingestion_key}, "title": "Boots", "track": [["page()", {}]]})
+    options = out["requests"][0]["options"]
+    response = client.post("/v1/events", content=options["body"], headers=options["headers"])
+    assert response.status_code == 200, response.text
+    (decision,) = response.json()["results"][0]["dispatches"]
+    assert (decision["channel"], decision["status"]) == ("offline", "skipped")  # no CAPI on this destination
+    assert stored_events(engine)[0].page["url"] == LANDING["url"]

@@ -13,16 +13,14 @@ from datetime import datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import update
 
+from bingbridge.conversions.contract import OFFLINE_NO_IDENTITY
 from bingbridge.conversions.hashing import hash_email, hash_phone
 from bingbridge.emulator import faults
 from bingbridge.store.engine import utcnow
-from bingbridge.store.schema import dispatches
 from bingbridge.tracking import dispatch_log
 from bingbridge.tracking.destinations import DestinationInput, get_destination, save_destination
 from bingbridge.tracking.health import destination_health
-from bingbridge.tracking.ingest import NO_MATCH_KEY
 from bingbridge.tracking.retry_window import RetryWindow
 from bingbridge.tracking.worker import (
     Worker,
@@ -124,7 +122,7 @@ def test_mixed_events_arrive_exactly_once_in_the_fewest_calls(any_world: Trackin
         elif row.status == "blocked":
             assert row.reason == "ad_storage_consent_denied"
         else:
-            assert (row.status, row.reason, row.attempts) == ("failed", NO_MATCH_KEY, 0)
+            assert (row.status, row.reason, row.attempts) == ("failed", OFFLINE_NO_IDENTITY.code, 0)
     calls = world.call_rows()
     assert len(calls) == 6 and all(c.ok for c in calls)
     assert sorted(c.rows for c in calls) == [700, 700, 1000, 1000, 1000, 1000]
@@ -335,7 +333,9 @@ def test_replay_makes_dead_letters_due_now(world: TrackingWorld, clock: FakeCloc
 def test_rows_of_a_dead_worker_are_claimed_again_when_the_lease_ends(world: TrackingWorld, clock: FakeClock) -> None:
     destination = world.add_destination(world.accounts()[0])
     store_events(world, conversions(50))
-    taken = dispatch_log.claim(world.engine, destination.id, "dead-worker", now=clock.now, lease_seconds=60, limit=1000)
+    taken = dispatch_log.claim(
+        world.engine, destination.id, "dead-worker", channel="offline", now=clock.now, lease_seconds=60, limit=1000
+    )
     assert len(taken) == 50
     with Worker(world.engine, world.box, world.settings, worker_id="w2", clock=clock) as worker:
         assert worker.run_once() == 0
@@ -348,21 +348,19 @@ def test_rows_of_a_dead_worker_are_claimed_again_when_the_lease_ends(world: Trac
     assert {(r.status, r.claimed_by) for r in world.dispatch_rows()} == {("sent", "w2")}
 
 
-def test_consent_and_missing_identity_are_decided_without_a_call(world: TrackingWorld) -> None:
+def test_consent_and_missing_identity_are_decided_once_at_ingestion(world: TrackingWorld) -> None:
     world.add_destination(world.accounts()[0])
     now = utcnow()
     store_events(
         world,
         [event("purchase", when=now, msclkid="cd" * 16, consent="denied"), event("lead", when=now)],
     )
-    with world.engine.begin() as conn:  # as if ingestion had queued the consent-denied event anyway
-        conn.execute(update(dispatches).values(status="pending", reason=None))
     with Worker(world.engine, world.box, world.settings) as worker:
-        assert worker.run_once() == 2
+        assert worker.run_once() == 0  # nothing pending: the worker never decides again
     assert world.upload_calls() == 0 and world.received() == []
     assert {(r.status, r.reason) for r in world.dispatch_rows()} == {
         ("blocked", "ad_storage_consent_denied"),
-        ("failed", NO_MATCH_KEY),
+        ("failed", OFFLINE_NO_IDENTITY.code),
     }
 
 

@@ -76,12 +76,14 @@ def test_a_claim_never_takes_rows_another_worker_holds(any_world: TrackingWorld)
     world.clock = clock
     store_events(world, conversions(30))
     claim = dispatch_log.claim
-    a = claim(world.engine, destination.id, "a", now=clock.now, lease_seconds=60, limit=20)
-    b = claim(world.engine, destination.id, "b", now=clock.now, lease_seconds=60, limit=20)
+    a = claim(world.engine, destination.id, "a", channel="offline", now=clock.now, lease_seconds=60, limit=20)
+    b = claim(world.engine, destination.id, "b", channel="offline", now=clock.now, lease_seconds=60, limit=20)
     assert (len(a), len(b)) == (20, 10) and not {r.id for r in a} & {r.id for r in b}
-    assert claim(world.engine, destination.id, "c", now=clock.now, lease_seconds=60, limit=20) == []
+    assert claim(world.engine, destination.id, "c", channel="offline", now=clock.now, lease_seconds=60, limit=20) == []
     later = clock.now + timedelta(seconds=60)  # both leases ran out: the rows are anyone's again
-    assert len(claim(world.engine, destination.id, "c", now=later, lease_seconds=60, limit=100)) == 30
+    assert (
+        len(claim(world.engine, destination.id, "c", channel="offline", now=later, lease_seconds=60, limit=100)) == 30
+    )
 
 
 def test_concurrent_claims_partition_the_queue(any_world: TrackingWorld) -> None:
@@ -95,7 +97,9 @@ def test_concurrent_claims_partition_the_queue(any_world: TrackingWorld) -> None
     def grab(name: str) -> None:
         mine = taken.setdefault(name, [])
         while True:
-            got = dispatch_log.claim(world.engine, destination.id, name, now=now, lease_seconds=600, limit=37)
+            got = dispatch_log.claim(
+                world.engine, destination.id, name, channel="offline", now=now, lease_seconds=600, limit=37
+            )
             if not got:
                 return
             mine.extend(r.id for r in got)

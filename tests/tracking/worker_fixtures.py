@@ -24,7 +24,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine, func, make_url, select, text
 
-from bingbridge.api.models.campaign import OfflineConversionGoal
+from bingbridge.api.models.campaign import OfflineConversionGoal, UetTag
 from bingbridge.emulator.server import RunningEmulator, start_in_thread
 from bingbridge.emulator.state import EmulatorConfig
 from bingbridge.settings import Settings
@@ -35,6 +35,7 @@ from bingbridge.tracking.destinations import (
     Destination,
     DestinationInput,
     destination_client,
+    destination_input,
     get_destination,
     save_destination,
 )
@@ -130,7 +131,28 @@ class TrackingWorld:
         self.destinations.append(fresh)
         return fresh
 
+    def add_capi(self, destination: Destination, *, event_channels: dict[str, list[str]] | None = None) -> Destination:
+        """Give a destination the UET Conversions API: a new UET tag on its account and that tag's CAPI token."""
+        with destination_client(self.engine, self.box, destination, self.settings, max_retries=0) as client:
+            (created,) = client.campaign_management.add_uet_tags([UetTag(name=f"site {destination.id}")])
+        assert created.value is not None and created.value.id is not None, created.errors
+        answer = self.inspector.post("/_emulator/capi-tokens", json={"tag_id": created.value.id}).json()
+        changes: dict[str, Any] = {"uet_tag_id": answer["tag_id"], "capi_token": answer["token"]}
+        if event_channels is not None:
+            changes["event_channels"] = event_channels
+        data = destination_input(self.box, destination, **changes)
+        saved = save_destination(self.engine, self.box, destination.workspace_id, data, destination_id=destination.id)
+        self.destinations = [saved if d.id == saved.id else d for d in self.destinations]
+        return saved
+
     # ---- the emulator's view ----
+
+    def uet_events(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.inspector.get("/_emulator/uet-events").json()
+        return found
+
+    def capi_calls(self) -> int:
+        return int(self.inspector.get("/_emulator/calls").json().get("UetConversionsApi", 0))
 
     def received(self, account_id: int | None = None) -> list[dict[str, Any]]:
         params = {"account_id": str(account_id)} if account_id is not None else {}

@@ -406,3 +406,31 @@ def test_a_changed_secret_key_is_explained_on_the_card_not_a_500(tmp_path: Path,
         again = other.client.get("/destinations/1")
         assert "encrypted with another secret key" not in again.text
         assert other.dash.box.open(get_destination(other.engine, 1).sealed)["refresh_token"] == SECRETS["refresh_token"]  # type: ignore[union-attr]
+
+
+def test_the_capi_token_is_stored_and_never_shown_back(signed_in: DashboardWorld) -> None:
+    token = "CAPITOKEN-s3cr3t-5555"
+    destination_id = create_destination(
+        signed_in, uet_tag_id="42", capi_token=token, event_channels="purchase = offline, capi"
+    )
+    destination = get_destination(signed_in.engine, destination_id)
+    assert destination is not None and destination.channels == ("offline", "capi")
+    assert signed_in.dash.box.open(destination.sealed)["capi_token"] == token
+    page = signed_in.client.get(f"/destinations/{destination_id}").text
+    assert token not in page
+    assert 'name="capi_token"' in page and page.count('<span class="secret-state set">set</span>') == 5
+    assert "Offline Conversions, UET Conversions API" in page
+    assert "Microsoft counts each one twice" in page  # purchase goes through both channels
+
+
+def test_the_test_shows_auto_tagging_and_turns_it_on(
+    emulated: DashboardWorld, bingads_emulator: RunningEmulator
+) -> None:
+    destination_id = emulator_destination(emulated, bingads_emulator)
+    destination = get_destination(emulated.engine, destination_id)
+    assert destination is not None
+    bingads_emulator.state.campaign.account_properties.pop(destination.account_id, None)
+    page = emulated.client.get(emulated.post(f"/destinations/{destination_id}/test").headers["location"]).text
+    assert "MSCLKID auto-tagging is off" in page and "Turn on auto-tagging" in page
+    page = emulated.client.get(emulated.post(f"/destinations/{destination_id}/auto-tagging").headers["location"]).text
+    assert "MSCLKID auto-tagging is on" in page

@@ -6,7 +6,7 @@ conversion window 1..129,600 minutes, names up to 100 characters).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -45,6 +45,12 @@ APPLY_OFFLINE_CONVERSION_ADJUSTMENTS = OPERATIONS.add(
 ADD_UET_TAGS = OPERATIONS.add("POST", "/UetTags", m.AddUetTagsRequest, m.AddUetTagsResponse)
 UPDATE_UET_TAGS = OPERATIONS.add("PUT", "/UetTags", m.UpdateUetTagsRequest, m.UpdateUetTagsResponse)
 GET_UET_TAGS_BY_IDS = OPERATIONS.add("POST", "/UetTags/QueryByIds", m.GetUetTagsByIdsRequest, m.GetUetTagsByIdsResponse)
+GET_ACCOUNT_PROPERTIES = OPERATIONS.add(
+    "POST", "/AccountProperties/Query", m.GetAccountPropertiesRequest, m.GetAccountPropertiesResponse
+)
+SET_ACCOUNT_PROPERTIES = OPERATIONS.add(
+    "POST", "/AccountProperties/Set", m.SetAccountPropertiesRequest, m.SetAccountPropertiesResponse
+)
 
 MAX_GOALS_PER_CALL = 100
 MAX_TAGS_PER_CALL = 100
@@ -376,6 +382,53 @@ class _CampaignManagementCalls:
             lambda r: per_item(len(adjustments), r, r.partial_errors),
             account_id=account_id,
         )
+
+    @operation
+    def get_account_properties(
+        self, names: Sequence[str], *, account_id: int | None = None
+    ) -> Call[dict[str, str | None]]:
+        """The account's properties by name (e.g. MSCLKIDAutoTaggingEnabled -> "true")."""
+        _check([FieldProblem("names", "give at least one property name")] if not names else [], "GetAccountProperties")
+        return _get_properties(names, _properties, account_id)
+
+    @operation
+    def set_account_properties(self, properties: dict[str, str], *, account_id: int | None = None) -> Call[None]:
+        """Set properties; Microsoft sets all of them or none."""
+        _check(
+            [FieldProblem("properties", "give at least one property")] if not properties else [], "SetAccountProperties"
+        )
+        return _set_properties(properties, account_id)
+
+    @operation
+    def msclkid_auto_tagging(self, *, account_id: int | None = None) -> Call[bool]:
+        """Whether the account adds an msclkid to landing URLs (without it no click can be matched)."""
+        return _get_properties(
+            [m.MSCLKID_AUTO_TAGGING],
+            lambda r: (_properties(r).get(m.MSCLKID_AUTO_TAGGING) or "").strip().lower() == "true",
+            account_id,
+        )
+
+    @operation
+    def enable_msclkid_auto_tagging(self, *, account_id: int | None = None) -> Call[None]:
+        """Turn MSCLKID auto-tagging on for the account."""
+        return _set_properties({m.MSCLKID_AUTO_TAGGING: "true"}, account_id)
+
+
+def _properties(answer: m.GetAccountPropertiesResponse) -> dict[str, str | None]:
+    return {p.name: p.value for p in answer.account_properties or [] if p is not None and p.name}
+
+
+def _get_properties(
+    names: Sequence[str], read: Callable[[m.GetAccountPropertiesResponse], T], account_id: int | None
+) -> Call[T]:
+    request = m.GetAccountPropertiesRequest(account_property_names=list(names))
+    return Call.of(GET_ACCOUNT_PROPERTIES, request, read, account_id=account_id)
+
+
+def _set_properties(properties: dict[str, str], account_id: int | None) -> Call[None]:
+    items = [m.AccountProperty(name=name, value=value) for name, value in properties.items()]
+    request = m.SetAccountPropertiesRequest(account_properties=items)
+    return Call.of(SET_ACCOUNT_PROPERTIES, request, lambda r: None, account_id=account_id)
 
 
 class CampaignManagement(_CampaignManagementCalls, SyncService):

@@ -102,6 +102,30 @@ def accounts_info(
     emit(to_rows(found), as_json=as_json, columns=["id", "name", "number", "account_life_cycle_status"])
 
 
+@accounts.command("auto-tagging")
+@click.option("--account-id", type=int, default=None, help="Ad account (default BINGBRIDGE_ACCOUNT_ID).")
+@click.option("--enable", is_flag=True, help="Turn MSCLKID auto-tagging on (SetAccountProperties).")
+@connection_options
+@json_option
+@report_errors
+def accounts_auto_tagging(
+    account_id: int | None, enable: bool, as_json: bool, config_file: Path | None, **conn: Any
+) -> None:
+    """Whether the account adds an msclkid to landing URLs (MSCLKIDAutoTaggingEnabled); without it no offline
+    conversion or CAPI event can be matched by click. Exit 1 when it is off and --enable was not given.
+
+    Example: bingbridge accounts auto-tagging --account-id 123456789 --enable
+    """
+    with make_client(config_file, **conn) as client:
+        service = client.campaign_management
+        if enable:
+            service.enable_msclkid_auto_tagging(account_id=account_id)
+        on = service.msclkid_auto_tagging(account_id=account_id)
+    emit({"account_id": account_id or client.settings.account_id, "msclkid_auto_tagging": on}, as_json=as_json)
+    if not on:
+        raise SystemExit(1)
+
+
 @accounts.command("linked")
 @_account_scope
 @connection_options

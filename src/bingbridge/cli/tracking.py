@@ -196,6 +196,40 @@ def keys_revoke(key_id: int, as_json: bool, config_file: Path | None, database_u
     emit(asdict(revoke_key(engine, key_id, now=utcnow())), as_json=as_json)
 
 
+def _channel_option(func: Any) -> Any:
+    return click.option(
+        "--channel",
+        "routes",
+        multiple=True,
+        help="Event to channels, e.g. --channel purchase=offline or --channel page_view=capi (repeat).",
+    )(func)
+
+
+def _pairs(values: tuple[str, ...], option: str, shape: str) -> dict[str, str]:
+    from bingbridge.errors import FieldProblem, ValidationError
+
+    found = {}
+    for value in values:
+        key, sep, target = value.partition("=")
+        if not sep or not key.strip():
+            raise ValidationError([FieldProblem(option, f"{value!r}: write {shape}")])
+        found[key.strip()] = target.strip()
+    return found
+
+
+def _routes(values: tuple[str, ...]) -> dict[str, list[str]]:
+    pairs = _pairs(values, "channel", "event=offline,capi")
+    return {event: [c.strip() for c in listed.split(",") if c.strip()] for event, listed in pairs.items()}
+
+
+def _emit_destination(destination: Any, as_json: bool) -> None:
+    """The destination as safe to show; warnings (a conversion sent through both channels) also on stderr."""
+    shown = destination.public()
+    for warning in shown["warnings"]:
+        click.echo(f"warning: {warning}", err=True)
+    emit(shown, as_json=as_json)
+
+
 @click.group()
 def destinations() -> None:
     """Microsoft Advertising destinations ("UET & Offline Conversions") of a workspace.
@@ -213,10 +247,12 @@ def destinations() -> None:
 @click.option("--client-secret", required=True)
 @click.option("--refresh-token", required=True)
 @click.option("--access-token", default=None)
-@click.option("--uet-tag-id", default=None)
+@click.option("--uet-tag-id", default=None, help="The UET tag for the Conversions API channel.")
+@click.option("--capi-token", default=None, help="That UET tag's Conversions API token (stored encrypted).")
 @click.option("--name", default="Microsoft Advertising", show_default=True)
 @click.option("--environment", type=click.Choice(["production", "sandbox"]), default="production", show_default=True)
 @click.option("--map", "mappings", multiple=True, help="Event to goal, e.g. --map purchase=Purchase (repeat).")
+@_channel_option
 @click.option("--calls-per-hour", type=int, default=1000, show_default=True)
 @click.option("--live", is_flag=True, help="Start dispatching at once.")
 @_service_options
@@ -232,9 +268,11 @@ def destinations_add(
     refresh_token: str,
     access_token: str | None,
     uet_tag_id: str | None,
+    capi_token: str | None,
     name: str,
     environment: str,
     mappings: tuple[str, ...],
+    routes: tuple[str, ...],
     calls_per_hour: int,
     live: bool,
     as_json: bool,
@@ -243,22 +281,19 @@ def destinations_add(
 ) -> None:
     """Add a destination; required fields are checked and secrets encrypted before saving.
 
-    Without --map, the default event-to-goal mapping is used; with --map, exactly the mappings given.
+    Without --map, the default event-to-goal mapping is used; with --map, exactly the mappings given. With
+    --uet-tag-id and --capi-token the destination also has the UET Conversions API channel: page views go there as
+    pageLoad, events without a goal as custom events; --channel EVENT=offline,capi routes an event name explicitly
+    (both channels may make Microsoft count it twice: the answer warns).
 
     Example: bingbridge destinations add --workspace "Web shop" --customer-id 123456789 --account-id 987654321 \\
         --developer-token BBD37VB98 --client-id CLIENT_ID --client-secret CLIENT_SECRET --refresh-token REFRESH_TOKEN \\
         --map purchase=Purchase
     """
-    from bingbridge.errors import FieldProblem, ValidationError
     from bingbridge.tracking.destinations import DEFAULT_CONVERSION_NAMES, DestinationInput, save_destination
 
     settings, engine = _open(config_file, database_url)
-    names = dict(DEFAULT_CONVERSION_NAMES) if not mappings else {}
-    for mapping in mappings:
-        event, sep, goal = mapping.partition("=")
-        if not sep or not event.strip() or not goal.strip():
-            raise ValidationError([FieldProblem("map", f"{mapping!r}: write event=Goal name, e.g. purchase=Purchase")])
-        names[event.strip()] = goal.strip()
+    names = _pairs(mappings, "map", "event=Goal name") if mappings else dict(DEFAULT_CONVERSION_NAMES)
     data = DestinationInput(
         customer_id=customer_id,
         account_id=account_id,
@@ -268,14 +303,16 @@ def destinations_add(
         refresh_token=refresh_token,
         access_token=access_token,
         uet_tag_id=uet_tag_id,
+        capi_token=capi_token,
         name=name,
         environment=environment,
         live=live,
         conversion_names=names,
         calls_per_hour=calls_per_hour,
+        event_channels=_routes(routes),
     )
     destination = save_destination(engine, _box(settings), _workspace_id(engine, workspace), data)
-    emit(destination.public(), as_json=as_json)
+    _emit_destination(destination, as_json)
     if not as_json:
         source = "as given with --map" if mappings else "the defaults; pass --map event=Goal to choose your own"
         mapped = ", ".join(f"{event} -> {goal}" for event, goal in names.items())
@@ -284,11 +321,17 @@ def destinations_add(
 
 @destinations.command("update")
 @click.argument("destination_id", type=int)
-@click.option("--developer-token", default=None)
-@click.option("--client-id", default=None)
-@click.option("--client-secret", default=None)
-@click.option("--refresh-token", default=None)
-@click.option("--access-token", default=None)
+@click.option("--developer-token", default=None, help="A new developer token.")
+@click.option("--client-id", default=None, help="A new app (client) id.")
+@click.option("--client-secret", default=None, help="A new client secret.")
+@click.option("--refresh-token", default=None, help="A new refresh token (drops the stored access token).")
+@click.option("--access-token", default=None, help="An access token to use until it expires.")
+@click.option("--uet-tag-id", default=None, help="The UET tag for the Conversions API channel.")
+@click.option("--capi-token", default=None, help="That UET tag's Conversions API token (stored encrypted).")
+@click.option("--map", "mappings", multiple=True, help="Event to goal, e.g. --map purchase=Purchase (repeat).")
+@_channel_option
+@click.option("--calls-per-hour", type=int, default=None)
+@click.option("--name", default=None)
 @_service_options
 @json_option
 @report_errors
@@ -299,31 +342,48 @@ def destinations_update(
     client_secret: str | None,
     refresh_token: str | None,
     access_token: str | None,
+    uet_tag_id: str | None,
+    capi_token: str | None,
+    mappings: tuple[str, ...],
+    routes: tuple[str, ...],
+    calls_per_hour: int | None,
+    name: str | None,
     as_json: bool,
     config_file: Path | None,
     database_url: str | None,
 ) -> None:
-    """Replace a destination's credentials (the others are kept); a pause for refused credentials ends at once.
+    """Change a destination: only the options given change (secrets stay encrypted and are never shown). New
+    credentials end a pause for refused credentials at once; a new refresh token drops the stored access token.
 
-    Example: bingbridge destinations update 1 --refresh-token R
+    Example: bingbridge destinations update 1 --refresh-token REFRESH_TOKEN
     """
-    from bingbridge.tracking.destinations import get_destination, update_credentials
+    from bingbridge.tracking.destinations import get_destination, update_destination
 
     settings, engine = _open(config_file, database_url)
     destination = get_destination(engine, destination_id)
     if destination is None:
         fail(f"no destination {destination_id}", "List them with `bingbridge destinations list`.", code=2)
-    changes = {
+    given = {
         "developer_token": developer_token,
         "client_id": client_id,
         "client_secret": client_secret,
         "refresh_token": refresh_token,
         "access_token": access_token,
+        "uet_tag_id": uet_tag_id,
+        "capi_token": capi_token,
+        "calls_per_hour": calls_per_hour,
+        "name": name,
     }
-    if not any(changes.values()):
-        fail("nothing to update", "Give at least one of --refresh-token, --developer-token, ... (see --help).", code=2)
-    updated = update_credentials(engine, _box(settings), destination, **changes)
-    emit(updated.public(), as_json=as_json)
+    changes: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    if mappings:
+        changes["conversion_names"] = {**destination.conversion_names, **_pairs(mappings, "map", "event=Goal name")}
+    if routes:
+        changes["event_channels"] = {**destination.event_channels, **_routes(routes)}
+    if not changes:
+        fail(
+            "nothing to update", "Give at least one option, e.g. --refresh-token or --capi-token (see --help).", code=2
+        )
+    _emit_destination(update_destination(engine, _box(settings), destination, **changes), as_json)
 
 
 @destinations.command("list")
@@ -358,7 +418,8 @@ def destinations_list(workspace: str | None, as_json: bool, config_file: Path | 
 def destinations_test(
     destination_id: int, api_base_url: str | None, as_json: bool, config_file: Path | None, database_url: str | None
 ) -> None:
-    """Test a destination: get a token and make a real API call; latency in ms and what failed.
+    """Test a destination: get a token and make a real API call; latency in ms, what failed, and whether the account
+    auto-tags clicks with an MSCLKID.
 
     Example: bingbridge destinations test 1
     """
@@ -370,9 +431,15 @@ def destinations_test(
     destination = get_destination(engine, destination_id)
     if destination is None:
         fail(f"no destination {destination_id}", "List them with `bingbridge destinations list`.", code=2)
-    report = check_destination(engine, _box(settings), destination, settings)
-    emit(asdict(report), as_json=as_json)
-    if not report.ok:
+    check = check_destination(engine, _box(settings), destination, settings)
+    emit({**asdict(check.connection), "msclkid_auto_tagging": check.auto_tagging}, as_json=as_json)
+    if check.auto_tagging is False:
+        click.echo(
+            "warning: MSCLKID auto-tagging is off, so landing URLs carry no msclkid and no click can be matched: "
+            f"bingbridge accounts auto-tagging --account-id {destination.account_id} --enable",
+            err=True,
+        )
+    if not check.ok:
         raise SystemExit(1)
 
 

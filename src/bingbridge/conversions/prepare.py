@@ -1,37 +1,29 @@
 """Turning one input row into an OfflineConversion (or adjustment), or into the reasons it cannot be sent.
 
-Rules are Microsoft's (protocol reference 3.3): a goal name; a conversion time in the last 90 days and not in the
-future, sent in UTC; a 32-hex-character MSCLKID or a hashed e-mail / phone; a value of 0 or more; an ISO 4217
-currency; external attribution model and credit together, credit between 0 and 1.
+The rules shared with tracked events (time, value, currency, identities, hashing, the 90-day window) are
+`conversions.contract`'s; the file-only rules live here: a goal name, external attribution model and credit
+together (credit between 0 and 1), and the adjustment rules.
+
+Where a file differs from an event, on purpose: a file row older than 90 days is refused here (the whole file is
+for the offline channel), while an event is stored and only its offline dispatch is `failed` (it may still go to
+the Conversions API, and the event log keeps it); a file's time without offset is in `default_timezone`.
 """
 
 from __future__ import annotations
 
-import math
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
+from datetime import UTC, datetime, tzinfo
+from typing import Any, TypeVar
 
 from bingbridge.api.models.campaign import OfflineConversion, OfflineConversionAdjustment
-from bingbridge.conversions.hashing import NotHashable, hash_email, hash_phone, is_hashed
+from bingbridge.conversions import contract
+from bingbridge.conversions.contract import FACE_FIELDS, MAX_GOAL_NAME, OFFLINE_NO_IDENTITY, OFFLINE_TOO_OLD, Broken
+from bingbridge.conversions.hashing import is_hashed
 from bingbridge.conversions.rows import InputRow
 from bingbridge.errors import FieldProblem
 
-MSCLKID = re.compile(r"^[0-9a-fA-F]{32}$")
-# Microsoft rejects conversion times older than 90 days (5609) and in the future (5614).
-MAX_AGE = timedelta(days=90)
-MAX_NAME = 100
-
-# ISO 4217 active codes (the standard's list; Microsoft's own CurrencyCode enum is an older subset).
-ISO_4217 = frozenset(
-    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD CDF CHF
-    CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG
-    HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA
-    MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD
-    RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX
-    USD UYU UZS VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWG""".split()
-)
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -58,68 +50,62 @@ class _Row:
         value = self.values.get(field)
         return None if value is None else str(value).strip() or None
 
+    def rule(self, field: str, check: Callable[[Any], R], raw: Any) -> R | None:
+        """`check(raw)`, or None with the rule's message recorded against `field`."""
+        try:
+            return check(raw)
+        except Broken as exc:
+            self.problem(field, str(exc))
+            return None
+
     def time(self, field: str, *, required: bool = True) -> datetime | None:
         raw = self.text(field)
         if raw is None:
             if required:
-                self.problem(field, "required (ISO 8601, e.g. 2026-11-20T14:30:00Z)")
+                self.problem(field, f"required ({contract.TIME_HINT})")
             return None
-        try:
-            parsed = datetime.fromisoformat(raw.replace(" ", "T", 1) if "T" not in raw else raw)
-        except ValueError:
-            self.problem(field, f"{raw!r} is not an ISO 8601 date-time (e.g. 2026-11-20T14:30:00+01:00)")
-            return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=self.options.default_timezone)
-        return parsed.astimezone(UTC)
+        zone = self.options.default_timezone
+        return self.rule(field, lambda v: contract.parse_time(v, default_timezone=zone), raw)
 
     def recent_time(self, field: str) -> datetime | None:
-        """A time not in the future and not older than 90 days (Microsoft's window)."""
+        """A time not in the future (beyond clock drift) and not older than 90 days (Microsoft's window)."""
         value = self.time(field)
-        now = self.options.now
-        if value is not None and value > now:
-            self.problem(field, f"{value.isoformat()} is in the future; Microsoft rejects it (5614)")
-        elif value is not None and value < now - MAX_AGE:
-            self.problem(field, f"{value.date()} is more than 90 days ago; Microsoft rejects it (5609)")
+        if value is None:
+            return None
+        value = self.rule(field, lambda v: contract.not_future(v, self.options.now), value)
+        if value is not None and contract.too_old(value, self.options.now, contract.OFFLINE_WINDOW, OFFLINE_TOO_OLD):
+            self.problem(field, OFFLINE_TOO_OLD.message)
         return value
 
-    def number(self, field: str, *, low: float | None = None, high: float | None = None) -> float | None:
+    def number(self, field: str, *, low: float, high: float) -> float | None:
+        """A number of a file-only field (attribution credit) within [low, high]."""
         raw = self.values.get(field)
         if raw is None:
             return None
         try:
             value = float(raw)
         except (TypeError, ValueError):
-            self.problem(field, f"{raw!r} is not a number")
+            self.problem(field, "must be a number")
             return None
-        if not math.isfinite(value) or (low is not None and value < low) or (high is not None and value > high):
-            bounds = f"between {low} and {high}" if high is not None else f"{low} or more"
-            self.problem(field, f"must be {bounds}, got {raw}")
+        if not low <= value <= high:
+            self.problem(field, f"must be between {low} and {high}")
             return None
         return value
-
-    def currency(self, field: str) -> str | None:
-        code = self.text(field)
-        if code is not None and code.upper() not in ISO_4217:
-            self.problem(field, f"{code!r} is not an ISO 4217 currency code (e.g. USD, EUR)")
-            return None
-        return code.upper() if code else None
 
     def identity(self) -> dict[str, str | None]:
         """Click id and hashed identifiers; plain e-mail/phone are hashed here and never kept."""
         click = self.text("microsoft_click_id")
-        if click is not None and not MSCLKID.match(click):
-            hint = " (remove the dashes)" if len(click.replace("-", "")) == 32 else ""
-            self.problem("microsoft_click_id", f"must be the 32 hexadecimal characters of an MSCLKID{hint}")
-        hashed_email = self._hashed("hashed_email_address", "email", hash_email)
+        if click is not None:
+            click = self.rule("microsoft_click_id", contract.check_msclkid, click)
+        hashed_email = self._hashed("hashed_email_address", "email", contract.hashed_email)
         hashed_phone = self._hashed(
-            "hashed_phone_number", "phone", lambda v: hash_phone(v, self.options.default_country)
+            "hashed_phone_number", "phone", lambda v: contract.hashed_phone(v, self.options.default_country)
         )
         if click is None and hashed_email is None and hashed_phone is None and not self.problems:
-            self.problem("microsoft_click_id", "give an MSCLKID, or an e-mail or phone for enhanced conversions")
+            self.problem(FACE_FIELDS[OFFLINE_NO_IDENTITY.field]["file"], OFFLINE_NO_IDENTITY.message)
         return {"microsoft_click_id": click, "hashed_email_address": hashed_email, "hashed_phone_number": hashed_phone}
 
-    def _hashed(self, hashed_field: str, plain_field: str, hasher: Any) -> str | None:
+    def _hashed(self, hashed_field: str, plain_field: str, hasher: Callable[[str], str]) -> str | None:
         hashed, plain = self.text(hashed_field), self.text(plain_field)
         if hashed is not None and plain is not None:
             self.problem(plain_field, f"give either {plain_field} or {hashed_field}, not both")
@@ -133,11 +119,7 @@ class _Row:
             return hashed.lower()
         if plain is None:
             return None
-        try:
-            return str(hasher(plain))
-        except NotHashable as exc:
-            self.problem(plain_field, str(exc))  # the message never repeats the plain value
-            return None
+        return self.rule(plain_field, hasher, plain)  # the message never repeats the value
 
 
 def prepare_conversion(row: InputRow, options: PrepareOptions) -> OfflineConversion | list[FieldProblem]:
@@ -148,12 +130,12 @@ def prepare_conversion(row: InputRow, options: PrepareOptions) -> OfflineConvers
     name = r.text("conversion_name")
     if name is None:
         r.problem("conversion_name", "required: the name of an offline conversion goal")
-    elif len(name) > MAX_NAME:
-        r.problem("conversion_name", f"at most {MAX_NAME} characters (goal names are), got {len(name)}")
+    elif len(name) > MAX_GOAL_NAME:
+        r.problem("conversion_name", f"at most {MAX_GOAL_NAME} characters (goal names are), got {len(name)}")
     when = r.recent_time("conversion_time")
     identity = r.identity()
-    value = r.number("conversion_value", low=0)
-    currency = r.currency("conversion_currency_code")
+    value = r.rule("conversion_value", contract.parse_value, r.values.get("conversion_value"))
+    currency = r.rule("conversion_currency_code", contract.parse_currency, r.text("conversion_currency_code"))
     model = r.text("external_attribution_model")
     credit = r.number("external_attribution_credit", low=0, high=1)
     if (model is None) != (r.values.get("external_attribution_credit") is None):
@@ -187,8 +169,8 @@ def prepare_adjustment(row: InputRow, options: PrepareOptions) -> OfflineConvers
     if conversion_time and adjustment_time and adjustment_time < conversion_time:
         r.problem("adjustment_time", "must not be earlier than conversion_time")
     identity = r.identity()
-    value = r.number("adjustment_value", low=0)
-    currency = r.currency("adjustment_currency_code")
+    value = r.rule("adjustment_value", contract.parse_value, r.values.get("adjustment_value"))
+    currency = r.rule("adjustment_currency_code", contract.parse_currency, r.text("adjustment_currency_code"))
     if kind == "Restate" and value is None and not any(p.field == "adjustment_value" for p in r.problems):
         r.problem("adjustment_value", "Restate needs the new value")
     if kind == "Retract" and r.values.get("adjustment_value") is not None:

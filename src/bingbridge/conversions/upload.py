@@ -18,10 +18,11 @@ from typing import Any, Literal
 
 from bingbridge.api.campaign_management import MAX_CONVERSIONS_PER_CALL, ItemResult
 from bingbridge.api.client import BingAdsClient
+from bingbridge.conversions.delivery import Batcher, Delivery
 from bingbridge.conversions.goal_log import GoalLog
 from bingbridge.conversions.prepare import PrepareOptions, prepare_adjustment, prepare_conversion
 from bingbridge.conversions.rows import InputRow, RowSource
-from bingbridge.errors import ApiError, AuthenticationError, ErrorDetail, FieldProblem, PermissionDeniedError
+from bingbridge.errors import ApiError, FieldProblem
 
 Status = Literal["accepted", "rejected_local", "rejected_remote", "not_sent"]
 # Microsoft: wait 2 hours after creating an offline goal before uploading to it (5615).
@@ -78,80 +79,31 @@ def _local(row: int, problems: Sequence[FieldProblem]) -> RowOutcome:
     return RowOutcome(row, "rejected_local", reason, field=first.field)
 
 
-def _remote(row: int, batch: int, errors: Sequence[ErrorDetail], tracking_id: str | None) -> RowOutcome:
-    first = errors[0]
-    return RowOutcome(
-        row,
-        "rejected_remote",
-        "; ".join(e.message or e.error_code or str(e.code) for e in errors),
-        field=first.field_path,
-        code=first.code,
-        error_code=first.error_code,
-        batch=batch,
-        tracking_id=tracking_id,
-    )
-
-
-class _Batcher:
-    """Sends full batches as rows arrive, maps partial errors back to row numbers, and stops on fatal errors."""
-
-    def __init__(
-        self,
-        send: Callable[[list[Any]], list[ItemResult[None]]],
-        result: UploadResult,
-        progress: Callable[[int], None] | None,
-    ) -> None:
-        self.send = send
-        self.result = result
-        self.progress = progress
-        self.pending: list[tuple[int, Any]] = []
-        self.fatal: ApiError | None = None
-
-    def add(self, row: int, item: Any) -> None:
-        self.pending.append((row, item))
-        if len(self.pending) == MAX_CONVERSIONS_PER_CALL:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.pending:
-            return
-        batch, self.pending = self.pending, []
-        number = self.result.calls + 1
-        if self.fatal is not None:
-            self._not_sent(batch, number, self.fatal)
-            return
-        try:
-            self.result.calls += 1
-            results = self.send([item for _, item in batch])
-        except ApiError as exc:
-            if isinstance(exc, AuthenticationError | PermissionDeniedError):
-                self.fatal = exc  # the next batches would fail the same way: do not spend calls on them
-            self._not_sent(batch, number, exc)
-            return
-        for (row, _), item in zip(batch, results, strict=True):
-            if item.ok:
-                self.result.outcomes.append(RowOutcome(row, "accepted", batch=number, tracking_id=item.tracking_id))
-            else:
-                self.result.outcomes.append(_remote(row, number, item.errors, item.tracking_id))
-        if self.progress:
-            self.progress(len(batch))
-
-    def _not_sent(self, batch: list[tuple[int, Any]], number: int, error: ApiError) -> None:
-        code = error.errors[0] if error.errors else None
-        for row, _ in batch:
-            self.result.outcomes.append(
-                RowOutcome(
-                    row,
-                    "not_sent",
-                    str(error),
-                    code=code.code if code else None,
-                    error_code=code.error_code if code else None,
-                    batch=number,
-                    tracking_id=error.tracking_id,
-                )
+def _settled(rows: list[int], delivery: Delivery, number: int) -> list[RowOutcome]:
+    """Row outcomes of one call, from the batch sender's item outcomes."""
+    found = []
+    for row, item in zip(rows, delivery.outcomes, strict=True):
+        if item.status == "accepted":
+            found.append(RowOutcome(row, "accepted", batch=number, tracking_id=item.tracking_id))
+            continue
+        first = (
+            item.errors[0]
+            if item.errors
+            else (item.error.errors[0] if isinstance(item.error, ApiError) and item.error.errors else None)
+        )
+        found.append(
+            RowOutcome(
+                row,
+                "rejected_remote" if item.status == "refused" else "not_sent",
+                item.reason,
+                field=first.field_path if first and item.status == "refused" else None,
+                code=first.code if first else None,
+                error_code=first.error_code if first else None,
+                batch=number,
+                tracking_id=item.tracking_id,
             )
-        if self.progress:
-            self.progress(len(batch))
+        )
+    return found
 
 
 def _run(
@@ -163,7 +115,13 @@ def _run(
     on_valid: Callable[[Any], None] | None = None,
 ) -> UploadResult:
     result = UploadResult(dry_run=send is None)
-    batcher = _Batcher(send, result, progress) if send is not None else None
+
+    def settle(rows: list[int], delivery: Delivery, number: int) -> None:
+        result.outcomes.extend(_settled(rows, delivery, number))
+        if progress:
+            progress(len(rows))
+
+    batcher = Batcher(send, MAX_CONVERSIONS_PER_CALL, settle) if send is not None else None
     for row in source.rows:
         prepared = prepare(row, options)
         if isinstance(prepared, list):
@@ -179,6 +137,7 @@ def _run(
             batcher.add(row.number, prepared)
     if batcher is not None:
         batcher.flush()
+        result.calls = batcher.calls
     result.outcomes.sort(key=lambda o: o.row)
     result.warnings += source.warnings
     return result

@@ -22,7 +22,7 @@ from bingbridge.api import customer_management as customer_api
 from bingbridge.api import reporting as reporting_api
 from bingbridge.api.operations import Operation
 from bingbridge.api.services import SERVICES
-from bingbridge.emulator import campaign_management, customer_management, faults, oauth, soapxml
+from bingbridge.emulator import campaign_management, customer_management, faults, oauth, soapxml, uet_capi
 from bingbridge.emulator import reporting as emulator_reporting
 from bingbridge.emulator.context import Caller, Handler
 from bingbridge.emulator.state import EmulatorConfig, EmulatorState
@@ -215,6 +215,7 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
         Route("/_emulator/expire-access-tokens", expire_access_tokens, methods=["POST"]),
         Route("/_emulator/calls", operation_calls, methods=["GET", "DELETE"]),
         *campaign_management.INSPECTION_ROUTES,
+        *uet_capi.ROUTES,
         Route("/_emulator/metrics", emulator_reporting.metrics_endpoint, methods=["GET"]),
         Route("/_emulator/revise", emulator_reporting.revise_endpoint, methods=["POST"]),
         Route("/_emulator/reports", emulator_reporting.jobs_endpoint, methods=["GET"]),

@@ -379,6 +379,8 @@ def add_conversion_goals(
         stored = StoredGoal(prepared, where.customer_id, where.account_id, created_at=datetime.now(UTC))
         state.campaign.goals[stored.id] = stored
         ids.append(stored.id)
+        if prepared.type == "OfflineConversion":  # Microsoft turns MSCLKID auto-tagging on with an offline goal
+            state.campaign.account_properties.setdefault(where.account_id, {})[m.MSCLKID_AUTO_TAGGING] = "true"
     return m.AddConversionGoalsResponse(conversion_goal_ids=ids, partial_errors=errors)
 
 
@@ -880,6 +882,46 @@ def apply_offline_conversion_adjustments(
     return m.ApplyOfflineConversionAdjustmentsResponse(partial_errors=errors)
 
 
+def _property_names_fault(names: Sequence[str | None]) -> faults.Fault | None:
+    unknown = [n for n in names if n not in m.ACCOUNT_PROPERTY_NAMES]
+    if not names or unknown:
+        text = f"AccountPropertyNames: unknown or missing names {unknown}" if names else "give property names"
+        return faults.Fault("AdApiFaultDetail", [(201, "ApiInputValidationError", text)])
+    return None
+
+
+def get_account_properties(
+    state: EmulatorState, caller: Caller, req: m.GetAccountPropertiesRequest
+) -> m.GetAccountPropertiesResponse:
+    where = _where(state, caller)
+    names = list(req.account_property_names or [])
+    fault = _property_names_fault(names)
+    if fault is not None:
+        raise fault
+    stored = state.campaign.account_properties.get(where.account_id, {})
+    # Auto-tagging is off on a new account until an offline goal is created or the property is set.
+    defaults = {m.MSCLKID_AUTO_TAGGING: "false"}
+    found = [m.AccountProperty(name=n, value=stored.get(n, defaults.get(n))) for n in names]
+    return m.GetAccountPropertiesResponse(account_properties=found, partial_errors=[])
+
+
+def set_account_properties(
+    state: EmulatorState, caller: Caller, req: m.SetAccountPropertiesRequest
+) -> m.SetAccountPropertiesResponse:
+    where = _where(state, caller)
+    items = [p for p in req.account_properties or [] if p is not None]
+    fault = _property_names_fault([p.name for p in items])
+    if fault is not None:
+        raise fault
+    for p in items:  # all or none: check every value before setting any
+        if p.name == m.MSCLKID_AUTO_TAGGING and (p.value or "").lower() not in ("true", "false"):
+            raise faults.Fault("AdApiFaultDetail", [(201, "ApiInputValidationError", f"{p.name} is true or false")])
+    state.campaign.account_properties.setdefault(where.account_id, {}).update(
+        {str(p.name): (p.value or "").lower() if p.name == m.MSCLKID_AUTO_TAGGING else p.value or "" for p in items}
+    )
+    return m.SetAccountPropertiesResponse()
+
+
 HANDLERS: dict[str, Handler] = {
     "AddConversionGoals": add_conversion_goals,
     "UpdateConversionGoals": update_conversion_goals,
@@ -890,6 +932,8 @@ HANDLERS: dict[str, Handler] = {
     "AddUetTags": add_uet_tags,
     "UpdateUetTags": update_uet_tags,
     "GetUetTagsByIds": get_uet_tags_by_ids,
+    "GetAccountProperties": get_account_properties,
+    "SetAccountProperties": set_account_properties,
 }
 
 

@@ -1,4 +1,5 @@
-"""The emulator's Campaign Management world: conversion goals, UET tags, ad clicks and the conversions uploaded.
+"""The emulator's Campaign Management world: conversion goals, UET tags (and their Conversions API tokens and
+events), account properties, ad clicks and the conversions uploaded.
 
 Goals are kept per customer and seen per account (Scope Account: only the account that created the goal; Scope
 Customer: every account of the customer). UET tags belong to a customer. Clicks are seeded per account so the
@@ -107,6 +108,12 @@ class CampaignState:
     adjustments: list[Accepted] = field(default_factory=list)
     # (goal id, click id or hashed identity, conversion time): Microsoft keeps the first such conversion only.
     conversion_keys: set[tuple[object, ...]] = field(default_factory=set)
+    # The UET Conversions API: token -> UET tag id, events accepted as received, (tag, eventId, eventName) counted.
+    capi_tokens: dict[str, int] = field(default_factory=dict)
+    uet_events: list[dict[str, Any]] = field(default_factory=list)
+    uet_event_keys: set[tuple[int, str, str]] = field(default_factory=set)
+    # Account properties (GetAccountProperties / SetAccountProperties) by account id, then property name.
+    account_properties: dict[int, dict[str, str]] = field(default_factory=dict)
     rng: random.Random = field(default_factory=random.Random)
 
     @classmethod

@@ -140,7 +140,9 @@ destinations = Table(
     Column("live", Integer, nullable=False, default=0),
     Column("conversion_names", JSON, nullable=False),  # event name -> conversion goal name
     Column("calls_per_hour", Integer, nullable=False),
-    Column("last_test", JSON),  # {"ok", "failed", "message", "token_ms", "api_ms", "at"}
+    Column("last_test", JSON),  # {"ok", "failed", "message", "token_ms", "api_ms", "auto_tagging", "at"}
+    Column("channels", JSON),  # ["offline"] or ["offline", "capi"]; NULL (before 0005) means ["offline"]
+    Column("event_channels", JSON),  # event name -> [channel, ...], where it differs from the default routing
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
 )
@@ -162,16 +164,20 @@ events = Table(
     Column("hashed_phone", String(64)),
     Column("click_ids", JSON),  # {"msclkid": ..., "gclid": ..., ...}
     Column("properties", JSON),
+    Column("page", JSON),  # {"url", "referrer", "title", "load_id"}
+    Column("anonymous_id", String(200)),
+    Column("external_id", String(200)),
     Index("ux_events_workspace_event", "workspace_id", "event_id", unique=True),
 )
 
-# One row per event and destination: the dispatch log and the work queue at once.
+# One row per event, destination and channel: the dispatch log and the work queue at once.
 dispatches = Table(
     "dispatches",
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("event_pk", BigInteger, ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
     Column("destination_id", Integer, ForeignKey("destinations.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(20), nullable=False, server_default="offline"),  # offline | capi
     # pending, sent, skipped, blocked, failed, dead_lettered
     Column("status", String(20), nullable=False),
     Column("reason", Text),
@@ -187,7 +193,7 @@ dispatches = Table(
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Column("sent_at", DateTime),
-    Index("ix_dispatches_queue", "destination_id", "status", "next_attempt_at"),
+    Index("ix_dispatches_queue", "destination_id", "channel", "status", "next_attempt_at"),
     Index("ix_dispatches_event", "event_pk"),
 )
 
@@ -204,6 +210,7 @@ dispatch_calls = Table(
     Column("code", Integer),
     Column("tracking_id", String(100)),
     Column("worker", String(100)),
+    Column("channel", String(20), nullable=False, server_default="offline"),
     Index("ix_dispatch_calls_destination_at", "destination_id", "at"),
 )
 
@@ -236,9 +243,9 @@ oauth_flows = Table(
     Column("created_at", DateTime, nullable=False),
 )
 
-# What every worker and process must agree on about a destination (one row, written as things happen): until when
-# dispatch pauses and why, the credential error Microsoft gave, since when calls keep failing (an outage) and how
-# many failed in a row (the backoff), and who holds the lease on refreshing its OAuth token.
+# What every worker and process must agree on about a destination's channel (one row each, written as things
+# happen): until when dispatch pauses and why, the credential error Microsoft gave, since when calls keep failing
+# (an outage) and how many failed in a row (the backoff), and who holds the lease on refreshing its OAuth token.
 destination_states = Table(
     "destination_states",
     metadata,
@@ -249,6 +256,7 @@ destination_states = Table(
         primary_key=True,
         autoincrement=False,
     ),
+    Column("channel", String(20), primary_key=True, server_default="offline"),  # conversions.channels names
     Column("paused_until", DateTime),
     Column("pause_reason", Text),
     Column("credentials_error", String(200)),  # e.g. invalid_grant, code 105; None when the credentials work

@@ -1,4 +1,6 @@
-"""What every worker and process agrees on about a destination, kept in `destination_states` (never in memory):
+"""What every worker and process agrees on about a destination's delivery channel, kept in `destination_states`
+(one row per destination and channel, never in memory), so an outage or a refused token of one channel (the UET
+Conversions API) does not hold back the other (offline conversions):
 
 - a pause (`paused_until`, `pause_reason`): after a failed call, until its retry is due; after refused
   credentials, until the credentials change (`credentials_changed`, called by every Save) or the retry pause ends;
@@ -6,8 +8,9 @@
   as Down until a call gets through or the credentials change;
 - an outage: since when calls keep failing (`waiting_since`) and how many failed in a row (`failures`, the
   exponent of the backoff); the first answered call ends it;
-- the lease on refreshing the destination's OAuth token (`refresh_lease`), so one refresh at a time rotates the
-  refresh token, whichever worker or process needs it.
+- the lease on refreshing the destination's OAuth token (`refresh_lease`, on the offline channel's row: the UET
+  Conversions API token does not rotate), so one refresh at a time rotates the refresh token, whichever worker or
+  process needs it.
 
 A destination without a row has none of these.
 """
@@ -24,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, or_, select, update
 
+from bingbridge.conversions.channels import OFFLINE
 from bingbridge.errors import ConfigurationError
 from bingbridge.store.engine import utcnow
 from bingbridge.store.schema import destination_states
@@ -62,14 +66,19 @@ _c = destination_states.c
 _COLUMNS = (_c.paused_until, _c.pause_reason, _c.credentials_error, _c.waiting_since, _c.failures)
 
 
-def read_state(source: Engine | Connection, destination_id: int) -> DestinationState:
-    query = select(*_COLUMNS).where(_c.destination_id == destination_id)
+def read_states(source: Engine | Connection, destination_id: int) -> dict[str, DestinationState]:
+    """The state of each channel of a destination that has one."""
+    query = select(_c.channel, *_COLUMNS).where(_c.destination_id == destination_id).order_by(_c.channel)
     if isinstance(source, Engine):
         with source.connect() as conn:
-            row = conn.execute(query).first()
+            rows = conn.execute(query).all()
     else:
-        row = source.execute(query).first()
-    return DestinationState(*tuple(row)) if row is not None else DestinationState()
+        rows = source.execute(query).all()
+    return {row[0]: DestinationState(*tuple(row)[1:]) for row in rows}
+
+
+def read_state(source: Engine | Connection, destination_id: int, channel: str = OFFLINE) -> DestinationState:
+    return read_states(source, destination_id).get(channel, DestinationState())
 
 
 def _insert_ignoring(conn: Connection) -> Any:
@@ -79,23 +88,31 @@ def _insert_ignoring(conn: Connection) -> Any:
         from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
     else:
         raise ConfigurationError(f"destination state supports SQLite and PostgreSQL, not {conn.dialect.name}")
-    return insert(destination_states).on_conflict_do_nothing(index_elements=["destination_id"])
+    return insert(destination_states).on_conflict_do_nothing(index_elements=["destination_id", "channel"])
 
 
-def _change(conn: Connection, destination_id: int, now: datetime, **values: Any) -> None:
-    """Set `values` on the destination's row, creating the row first when there is none."""
-    conn.execute(_insert_ignoring(conn).values(destination_id=destination_id, failures=0, updated_at=now))
-    conn.execute(update(destination_states).where(_c.destination_id == destination_id).values(updated_at=now, **values))
+def _row(destination_id: int, channel: str) -> Any:
+    return (_c.destination_id == destination_id) & (_c.channel == channel)
 
 
-def record_failed_call(conn: Connection, destination_id: int, *, now: datetime, retry_at: datetime) -> None:
+def _change(conn: Connection, destination_id: int, channel: str, now: datetime, **values: Any) -> None:
+    """Set `values` on the channel's row, creating the row first when there is none."""
+    key = {"destination_id": destination_id, "channel": channel}
+    conn.execute(_insert_ignoring(conn).values(**key, failures=0, updated_at=now))
+    conn.execute(update(destination_states).where(_row(destination_id, channel)).values(updated_at=now, **values))
+
+
+def record_failed_call(
+    conn: Connection, destination_id: int, channel: str, *, now: datetime, retry_at: datetime
+) -> None:
     """A call Microsoft did not answer: one more failure in a row, the outage goes on, pause until `retry_at`."""
-    state = read_state(conn, destination_id)
+    state = read_state(conn, destination_id, channel)
     since = state.waiting_since or now
     reason = DestinationState(waiting_since=since).waiting()
     _change(
         conn,
         destination_id,
+        channel,
         now,
         failures=state.failures + 1,
         waiting_since=since,
@@ -104,12 +121,12 @@ def record_failed_call(conn: Connection, destination_id: int, *, now: datetime, 
     )
 
 
-def record_answered_call(conn: Connection, destination_id: int, *, now: datetime) -> None:
-    """Microsoft answered a call: an outage or a credentials problem is over."""
+def record_answered_call(conn: Connection, destination_id: int, channel: str, *, now: datetime) -> None:
+    """Microsoft answered a call: an outage or a credentials problem of the channel is over."""
     conn.execute(
         update(destination_states)
         .where(
-            _c.destination_id == destination_id,
+            _row(destination_id, channel),
             or_(_c.failures != 0, _c.waiting_since.is_not(None), _c.credentials_error.is_not(None)),
         )
         .values(
@@ -118,15 +135,16 @@ def record_answered_call(conn: Connection, destination_id: int, *, now: datetime
     )
 
 
-def pause_for_credentials(conn: Connection, destination_id: int, *, now: datetime, until: datetime, error: str) -> None:
-    """Microsoft refused the destination's credentials: pause until `until` or until they change."""
-    _change(
-        conn, destination_id, now, credentials_error=error, paused_until=until, pause_reason=credentials_advice(error)
-    )
+def pause_for_credentials(
+    conn: Connection, destination_id: int, channel: str, *, now: datetime, until: datetime, error: str
+) -> None:
+    """Microsoft refused the channel's credentials: pause until `until` or until they change."""
+    reason = credentials_advice(error)
+    _change(conn, destination_id, channel, now, credentials_error=error, paused_until=until, pause_reason=reason)
 
 
 def credentials_changed(conn: Connection, destination_id: int, *, now: datetime) -> None:
-    """New credentials were saved: any pause ends now and the refused-credentials error is forgotten."""
+    """New credentials were saved: any pause of any channel ends now and refused-credentials errors are forgotten."""
     conn.execute(
         update(destination_states)
         .where(_c.destination_id == destination_id)
@@ -153,11 +171,15 @@ def refresh_lease(
     while True:
         now = clock()
         with engine.begin() as conn:
-            conn.execute(_insert_ignoring(conn).values(destination_id=destination_id, failures=0, updated_at=now))
+            conn.execute(
+                _insert_ignoring(conn).values(
+                    destination_id=destination_id, channel=OFFLINE, failures=0, updated_at=now
+                )
+            )
             taken = conn.execute(
                 update(destination_states)
                 .where(
-                    _c.destination_id == destination_id,
+                    _row(destination_id, OFFLINE),
                     or_(_c.refresh_until.is_(None), _c.refresh_until <= now),
                 )
                 .values(refresh_by=holder, refresh_until=now + lease)
@@ -171,6 +193,6 @@ def refresh_lease(
         with engine.begin() as conn:
             conn.execute(
                 update(destination_states)
-                .where(_c.destination_id == destination_id, _c.refresh_by == holder)
+                .where(_row(destination_id, OFFLINE), _c.refresh_by == holder)
                 .values(refresh_by=None, refresh_until=None)
             )

@@ -1,15 +1,17 @@
 """Microsoft Advertising destinations of a workspace: credentials (encrypted), goal mapping, Live switch, test.
 
 A destination holds the seven credentials of the seed (customer id, account id, developer token, client id, client
-secret, access token, refresh token) and an optional UET tag id. Secrets are sealed with `SecretBox`; the
-destination's rotated refresh tokens are written back through `DestinationTokenStore`, so they never go stale.
+secret, access token, refresh token), and for its second channel, the UET Conversions API, a UET tag id and that
+tag's CAPI token. Secrets (the CAPI token too) are sealed with `SecretBox`; the destination's rotated refresh tokens
+are written back through `DestinationTokenStore`, so they never go stale. Its channels and event routing are
+`conversions.channels.Routing`: Offline Conversions always, the Conversions API when tag id and token are set.
 """
 
 from __future__ import annotations
 
 import re
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,9 +19,11 @@ import httpx
 from sqlalchemy import Engine, insert, select, update
 
 from bingbridge.api.client import BingAdsClient
+from bingbridge.api.conversions_api import ConversionsApi
 from bingbridge.auth.check import ConnectionReport, check_connection
 from bingbridge.auth.tokens import TokenSet
-from bingbridge.errors import FieldProblem, ValidationError
+from bingbridge.conversions.channels import CAPI, CHANNELS, OFFLINE, Routing
+from bingbridge.errors import ApiError, ConfigurationError, FieldProblem, ValidationError
 from bingbridge.settings import Secret, Settings
 from bingbridge.store.engine import utcnow
 from bingbridge.store.schema import destinations
@@ -53,11 +57,22 @@ class DestinationInput:
     refresh_token: str | None
     access_token: str | None = None
     uet_tag_id: str | int | None = None
+    capi_token: str | None = None
     name: str = "Microsoft Advertising"
     environment: str = "production"
     live: bool = False
     conversion_names: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CONVERSION_NAMES))
     calls_per_hour: int = DEFAULT_CALLS_PER_HOUR
+    # Event name -> channels, where it differs from the default routing (`conversions.channels.Routing`).
+    event_channels: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        has_capi = self.uet_tag_id not in (None, "") and bool((self.capi_token or "").strip())
+        return (OFFLINE, CAPI) if has_capi else (OFFLINE,)
+
+    def routing(self) -> Routing:
+        return Routing(self.channels, self.conversion_names, self.event_channels)
 
     def problems(self) -> list[FieldProblem]:
         """Field-level checks of Save: required fields present, ids numeric, names sane."""
@@ -80,6 +95,16 @@ class DestinationInput:
         for event, goal in self.conversion_names.items():
             if not event.strip() or not goal.strip() or len(goal) > 100:
                 found.append(FieldProblem("conversion_names", f"{event!r} -> {goal!r}: give a goal name of 1..100"))
+        if (self.capi_token or "").strip() and self.uet_tag_id in (None, ""):
+            found.append(FieldProblem("uet_tag_id", "a CAPI token belongs to a UET tag: give the tag's id too"))
+        for event, listed in self.event_channels.items():
+            unknown = [c for c in listed if c not in CHANNELS]
+            if unknown or not listed:
+                found.append(
+                    FieldProblem("event_channels", f"{event!r}: use channels from {', '.join(CHANNELS)}, not {unknown}")
+                )
+            elif OFFLINE in listed and event not in self.conversion_names:
+                found.append(FieldProblem("event_channels", f"{event!r} goes offline: map it to a goal too"))
         return found
 
 
@@ -100,11 +125,18 @@ class Destination:
     calls_per_hour: int
     last_test: dict[str, Any] | None
     sealed: str
+    channels: tuple[str, ...] = (OFFLINE,)
+    event_channels: dict[str, list[str]] = field(default_factory=dict)
+
+    def routing(self) -> Routing:
+        return Routing(self.channels, self.conversion_names, self.event_channels)
 
     def public(self) -> dict[str, Any]:
         """Everything safe to show: secrets appear only as whether they are set."""
         data = asdict(self)
         del data["sealed"]
+        data["channels"] = list(self.channels)
+        data["warnings"] = self.routing().double_counted()
         return data
 
 
@@ -123,6 +155,8 @@ def _row_to_destination(row: Any) -> Destination:
         calls_per_hour=row.calls_per_hour,
         last_test=row.last_test,
         sealed=row.secrets,
+        channels=tuple(row.channels or (OFFLINE,)),
+        event_channels=dict(row.event_channels or {}),
     )
 
 
@@ -143,6 +177,7 @@ def save_destination(
         "client_secret": data.client_secret,
         "refresh_token": data.refresh_token,
         "access_token": data.access_token,
+        "capi_token": data.capi_token,
     }
     values = {
         "workspace_id": workspace_id,
@@ -157,6 +192,8 @@ def save_destination(
         "live": int(data.live),
         "conversion_names": data.conversion_names,
         "calls_per_hour": data.calls_per_hour,
+        "channels": list(data.channels),
+        "event_channels": data.event_channels,
         "updated_at": now,
     }
     with engine.begin() as conn:
@@ -170,38 +207,38 @@ def save_destination(
     return found
 
 
-def update_credentials(
-    engine: Engine,
-    box: SecretBox,
-    destination: Destination,
-    *,
-    developer_token: str | None = None,
-    client_id: str | None = None,
-    client_secret: str | None = None,
-    refresh_token: str | None = None,
-    access_token: str | None = None,
-) -> Destination:
-    """Save `destination` with the credentials given replaced (None keeps what is stored), everything else as is.
+def destination_input(box: SecretBox, destination: Destination, **changes: Any) -> DestinationInput:
+    """What the destination was saved from (secrets opened), with `changes` applied: the base of an update."""
+    secrets = box.open(destination.sealed)
+    current = DestinationInput(
+        customer_id=destination.customer_id,
+        account_id=destination.account_id,
+        developer_token=secrets.get("developer_token"),
+        client_id=destination.client_id,
+        client_secret=secrets.get("client_secret"),
+        refresh_token=secrets.get("refresh_token"),
+        access_token=secrets.get("access_token"),
+        uet_tag_id=destination.uet_tag_id,
+        capi_token=secrets.get("capi_token"),
+        name=destination.name,
+        environment=destination.environment,
+        live=destination.live,
+        conversion_names=dict(destination.conversion_names),
+        calls_per_hour=destination.calls_per_hour,
+        event_channels=dict(destination.event_channels),
+    )
+    return replace(current, **changes)
+
+
+def update_destination(engine: Engine, box: SecretBox, destination: Destination, **changes: Any) -> Destination:
+    """Save `destination` with `changes` (DestinationInput fields) applied, everything else as stored.
 
     Like every save, it ends a pause for refused credentials. A new refresh token drops the stored access token
     unless one is given with it: the old access token belongs to the old grant.
     """
-    stored = box.open(destination.sealed)
-    data = DestinationInput(
-        customer_id=destination.customer_id,
-        account_id=destination.account_id,
-        developer_token=developer_token or stored.get("developer_token"),
-        client_id=client_id or destination.client_id,
-        client_secret=client_secret or stored.get("client_secret"),
-        refresh_token=refresh_token or stored.get("refresh_token"),
-        access_token=access_token or (None if refresh_token else stored.get("access_token")),
-        uet_tag_id=destination.uet_tag_id,
-        name=destination.name,
-        environment=destination.environment,
-        live=destination.live,
-        conversion_names=destination.conversion_names,
-        calls_per_hour=destination.calls_per_hour,
-    )
+    if changes.get("refresh_token") and "access_token" not in changes:
+        changes["access_token"] = None
+    data = destination_input(box, destination, **changes)
     return save_destination(engine, box, destination.workspace_id, data, destination_id=destination.id)
 
 
@@ -303,13 +340,64 @@ def destination_client(
     return BingAdsClient(settings, http=http, token_store=store)
 
 
+class DestinationAccess:
+    """A destination's way to each channel, opened on first use (`conversions.channels.ChannelAccess`)."""
+
+    def __init__(
+        self, engine: Engine, box: SecretBox, destination: Destination, base: Settings, *, http: httpx.Client
+    ) -> None:
+        self.engine, self.box, self.destination, self.base, self.http = engine, box, destination, base, http
+        self._client: BingAdsClient | None = None
+
+    def ads_client(self) -> BingAdsClient:
+        """The Microsoft Advertising client; the caller owns retries (`max_retries=0`)."""
+        if self._client is None:
+            self._client = destination_client(
+                self.engine, self.box, self.destination, self.base, http=self.http, max_retries=0
+            )
+        return self._client
+
+    def conversions_api(self) -> ConversionsApi:
+        token = self.box.open(self.destination.sealed).get("capi_token")
+        if not token or self.destination.uet_tag_id is None:
+            raise ConfigurationError(
+                f"destination {self.destination.id} has no UET tag id and CAPI token: "
+                f"run bingbridge destinations update {self.destination.id} --uet-tag-id ID --capi-token TOKEN"
+            )
+        return ConversionsApi(self.http, self.destination.uet_tag_id, Secret(token), base_url=self.base.api_base_url)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+@dataclass(frozen=True)
+class DestinationCheck:
+    """The Test button's result: the connection (token, API call, latency) and MSCLKID auto-tagging (None when
+    it could not be read: the connection failed, or the account refused the call)."""
+
+    connection: ConnectionReport
+    auto_tagging: bool | None
+
+    @property
+    def ok(self) -> bool:
+        return self.connection.ok
+
+
 def check_destination(
     engine: Engine, box: SecretBox, destination: Destination, base: Settings, *, http: httpx.Client | None = None
-) -> ConnectionReport:
-    """The Test button: a token and a real API call, with latency; the outcome is kept on the destination."""
+) -> DestinationCheck:
+    """The Test button: a token and a real API call, with latency, then whether the account auto-tags clicks
+    with an MSCLKID (without it no click can be matched); the outcome is kept on the destination."""
+    auto_tagging = None
     with destination_client(engine, box, destination, base, http=http, max_retries=0) as client:
         report = check_connection(client, refresh_token_advice=RECONNECT)
-    result = {**asdict(report), "at": utcnow().isoformat()}
+        if report.ok:
+            try:
+                auto_tagging = client.campaign_management.msclkid_auto_tagging(account_id=destination.account_id)
+            except ApiError:
+                auto_tagging = None
+    result = {**asdict(report), "auto_tagging": auto_tagging, "at": utcnow().isoformat()}
     with engine.begin() as conn:
         conn.execute(update(destinations).where(destinations.c.id == destination.id).values(last_test=result))
-    return report
+    return DestinationCheck(report, auto_tagging)

@@ -18,13 +18,14 @@ the work of the worker that took the rows over.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 
 from bingbridge.store.schema import dispatch_calls, dispatches, events
+from bingbridge.tracking.events import Columns
 
 if TYPE_CHECKING:
     from bingbridge.tracking.destinations import Destination
@@ -39,41 +40,34 @@ STATUSES = (PENDING, SENT, SKIPPED, BLOCKED, FAILED, DEAD_LETTERED)
 
 # The call budget is a sliding window of this length (the seed: "1,000 API calls per hour").
 BUDGET_WINDOW = timedelta(hours=1)
-CONSENT_DENIED = "ad_storage_consent_denied"
 
 
 @dataclass(frozen=True)
-class Claimed:
-    """A claimed dispatch row with the event fields a conversion is built from."""
+class Claimed(Columns):
+    """A claimed dispatch row: the event's columns, and the row's own fields."""
 
     id: int
     event_pk: int
     status: str  # pending, or dead_lettered for a DLQ retry
     attempts: int
     conversion_name: str | None
-    event_name: str
-    occurred_at: datetime
-    value: float | None
-    currency: str | None
-    ad_storage: str | None
-    hashed_email: str | None
-    hashed_phone: str | None
-    click_ids: dict[str, Any] | None
-    properties: dict[str, Any] | None
     created_at: datetime  # when the row was queued: the retry window counts from here
 
 
-def _due_sources(destination_id: int, now: datetime) -> list[tuple[Any, Any]]:
+_EVENT_COLUMNS = [events.c[f.name] for f in fields(Columns)]
+
+
+def _due_sources(destination_id: int, channel: str, now: datetime) -> list[tuple[Any, Any]]:
     """The WHERE clauses of due rows, each with the order an index serves, most urgent source first.
 
     Due: `pending` whose `next_attempt_at` has come (ingestion writes `now`; NULL, which none of our code writes,
     counts as due), or `dead_lettered` whose DLQ retry has come; and unclaimed or with an expired lease. Each
-    source is a range of `ix_dispatches_queue (destination_id, status, next_attempt_at)` read in index order, so a
-    claim reads about `limit` rows however long the queue is. (One OR across statuses would make both databases
-    read and sort every due row of the destination at every claim.)
+    source is a range of `ix_dispatches_queue (destination_id, channel, status, next_attempt_at)` read in index
+    order, so a claim reads about `limit` rows however long the queue is. (One OR across statuses would make both
+    databases read and sort every due row of the destination at every claim.)
     """
     d = dispatches.c
-    mine = d.destination_id == destination_id
+    mine = and_(d.destination_id == destination_id, d.channel == channel)
     free = or_(d.claim_expires_at.is_(None), d.claim_expires_at <= now)
     return [
         (and_(mine, d.status == PENDING, d.next_attempt_at.is_(None), free), d.id),
@@ -83,9 +77,16 @@ def _due_sources(destination_id: int, now: datetime) -> list[tuple[Any, Any]]:
 
 
 def claim(
-    engine: Engine, destination_id: int, worker_id: str, *, now: datetime, lease_seconds: float, limit: int
+    engine: Engine,
+    destination_id: int,
+    worker_id: str,
+    *,
+    channel: str,
+    now: datetime,
+    lease_seconds: float,
+    limit: int,
 ) -> list[Claimed]:
-    """Take up to `limit` due rows of a destination for `worker_id` until now + lease; earliest due first.
+    """Take up to `limit` due rows of a destination's channel for `worker_id` until now + lease; earliest first.
 
     One code path for both databases, a statement per source of due rows (`_due_sources`):
     `WITH picked AS (SELECT id … LIMIT n FOR UPDATE SKIP LOCKED) UPDATE dispatches … FROM picked`.
@@ -102,7 +103,7 @@ def claim(
     lease_until = now + timedelta(seconds=lease_seconds)
     ids: list[int] = []
     with engine.begin() as conn:
-        for condition, order in _due_sources(destination_id, now):
+        for condition, order in _due_sources(destination_id, channel, now):
             wanted = limit - len(ids)
             if wanted <= 0:
                 break
@@ -117,25 +118,8 @@ def claim(
             ).scalars()
         if not ids:
             return []
-        e = events.c
         rows = conn.execute(
-            select(
-                d.id,
-                d.event_pk,
-                d.status,
-                d.attempts,
-                d.conversion_name,
-                e.event_name,
-                e.occurred_at,
-                e.value,
-                e.currency,
-                e.ad_storage,
-                e.hashed_email,
-                e.hashed_phone,
-                e.click_ids,
-                e.properties,
-                d.created_at,
-            )
+            select(*_EVENT_COLUMNS, d.id, d.event_pk, d.status, d.attempts, d.conversion_name, d.created_at)
             .join(events, events.c.id == d.event_pk)
             .where(d.id.in_(ids))
             .order_by(d.id)
@@ -236,6 +220,7 @@ class Call:
     code: int | None = None
     tracking_id: str | None = None
     worker: str | None = None
+    channel: str = "offline"
 
 
 def record_call(conn: Connection, call: Call) -> None:
@@ -249,6 +234,7 @@ def record_call(conn: Connection, call: Call) -> None:
             code=call.code,
             tracking_id=call.tracking_id,
             worker=call.worker,
+            channel=call.channel,
         )
     )
 

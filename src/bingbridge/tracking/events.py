@@ -1,16 +1,19 @@
 """The event contract of the ingestion API, the rules each field follows, and the match keys of a stored event.
 
 An event is `{"event_id", "event_name", "timestamp", "value", "currency", "consent": {"ad_storage"}, "user":
-{"email", "phone"}, "click_ids": {"msclkid", "gclid", "fbclid", "ttclid", ...}, "properties": {...}}`, plus the
-legacy top-level click-id fields (`msclkid`, `gclid`, `fbclid`, `ttclid`); a batch is `{"events": [...]}`.
+{"email", "phone", "anonymous_id", "external_id"}, "click_ids": {"msclkid", "gclid", "fbclid", "ttclid", ...},
+"page": {"url", "referrer", "title", "load_id"}, "properties": {...}}`, plus the legacy top-level click-id fields
+(`msclkid`, `gclid`, `fbclid`, `ttclid`); a batch is `{"events": [...]}`. The rules a conversion follows (time,
+value, currency, MSCLKID, hashing) are `conversions.contract`'s, the same a file row follows.
 
 E-mail and phone are normalised and hashed while the event is validated (`conversions.hashing`): the models never
 hold a plain value, and every model hides its input in error messages, so nothing plain reaches a log or the
-database. `parse_events` turns a decoded JSON body into valid events and one `EventProblem` per broken rule.
+database; well-known personal keys inside `properties` are hashed or dropped (`contract.scrub_properties`).
+`parse_events` turns a decoded JSON body into valid events and one `EventProblem` per broken rule.
 
 MSCLKID lookup (the seed's "triple fallback") happens in two steps. At ingestion the legacy top-level fields are
-overlaid by the `click_ids` object into the stored `click_ids` column, so the object wins; at dispatch
-`match_keys` reads that column, then `properties` (`msclkid`, then `MSCLKID`), then the hashed e-mail and phone.
+overlaid by the `click_ids` object into the stored `click_ids` column, so the object wins; then `match_keys` reads
+that column, then `properties` (`msclkid`, then `MSCLKID`), then the hashed e-mail and phone.
 The order is the issue's: the `click_ids` object, then the legacy fields, then `properties`.
 """
 
@@ -19,9 +22,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal, Protocol
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AliasChoices,
@@ -36,8 +39,9 @@ from pydantic import (
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.functional_validators import AfterValidator, BeforeValidator
 
-from bingbridge.conversions.hashing import NotHashable, hash_email, hash_phone
-from bingbridge.conversions.prepare import ISO_4217, MSCLKID
+from bingbridge.conversions import contract
+from bingbridge.conversions.channels import Tracked
+from bingbridge.conversions.contract import MSCLKID
 
 # The click ids the browser snippet collects; also accepted as legacy top-level fields of an event.
 CLICK_ID_NAMES = ("msclkid", "gclid", "fbclid", "ttclid")
@@ -45,13 +49,11 @@ CLICK_ID_NAMES = ("msclkid", "gclid", "fbclid", "ttclid")
 MAX_CLICK_ID = 500
 # Properties are free, but JSON nested deeper than this is refused: the JSON column's encoder recurses.
 MAX_PROPERTIES_DEPTH = 32
-# Clocks of browsers drift: a timestamp up to this far ahead of the server is taken as "now" (Microsoft rejects
-# conversion times in the future, 5614); further ahead, the sender's clock is wrong and the event is refused.
-FUTURE_TOLERANCE = timedelta(minutes=5)
+# A page's URL, referrer and title are cut by no one else: refuse what no browser sends.
+MAX_URL = 4096
 # Where `properties` may carry an MSCLKID (SDK-originated events), in lookup order.
 PROPERTY_MSCLKID_KEYS = ("msclkid", "MSCLKID")
 _CLICK_ID_NAME = re.compile(r"^[A-Za-z0-9_]{1,50}$")
-_ISO_HINT = "an ISO 8601 date-time such as 2026-11-20T14:30:00Z (no offset means UTC)"
 
 
 class InvalidJson(ValueError):
@@ -77,10 +79,7 @@ def _empty_to_none(value: Any) -> Any:
 
 
 def _check_msclkid(value: str | None) -> str | None:
-    if value is not None and not MSCLKID.match(value):
-        hint = " (remove the dashes)" if len(value.replace("-", "")) == 32 else ""
-        raise ValueError(f"must be the 32 hexadecimal characters of an MSCLKID{hint}")
-    return value
+    return None if value is None else contract.check_msclkid(value)
 
 
 def check_json(value: Any, *, depth: int = 0) -> None:
@@ -112,6 +111,16 @@ ClickId = Annotated[
     Annotated[Text, StringConstraints(min_length=1, max_length=MAX_CLICK_ID)] | None, BeforeValidator(_empty_to_none)
 ]
 MsClickId = Annotated[ClickId, AfterValidator(_check_msclkid)]
+UserId = Annotated[
+    Annotated[Text, StringConstraints(min_length=1, max_length=200)] | None, BeforeValidator(_empty_to_none)
+]
+PageText = Annotated[
+    Annotated[Text, StringConstraints(min_length=1, max_length=MAX_URL)] | None, BeforeValidator(_empty_to_none)
+]
+
+
+def _country(info: ValidationInfo) -> str:
+    return str((info.context or {}).get("default_country", "US"))
 
 
 def _config(extra: Literal["ignore", "allow"]) -> ConfigDict:
@@ -146,6 +155,9 @@ class User(BaseModel):
 
     hashed_email: str | None = Field(default=None, validation_alias=AliasChoices("email", "hashed_email"))
     hashed_phone: str | None = Field(default=None, validation_alias=AliasChoices("phone", "hashed_phone"))
+    # The Conversions API also matches by these (a first-party cookie id, the site's own user id); sent as given.
+    anonymous_id: UserId = None
+    external_id: UserId = None
 
     @field_validator("hashed_email", mode="before")
     @classmethod
@@ -153,10 +165,7 @@ class User(BaseModel):
         value = _empty_to_none(value)
         if not isinstance(value, str):
             return value  # None, or a wrong type the str check names
-        try:
-            return hash_email(_check_text(value))
-        except NotHashable as exc:
-            raise ValueError(str(exc)) from None  # the message never repeats the value
+        return contract.hashed_email(_check_text(value))  # the message never repeats the value
 
     @field_validator("hashed_phone", mode="before")
     @classmethod
@@ -164,11 +173,7 @@ class User(BaseModel):
         value = _empty_to_none(value)
         if not isinstance(value, str):
             return value
-        country = (info.context or {}).get("default_country", "US")
-        try:
-            return hash_phone(_check_text(value), country)
-        except NotHashable as exc:
-            raise ValueError(str(exc)) from None
+        return contract.hashed_phone(_check_text(value), _country(info))
 
 
 class ClickIds(BaseModel):
@@ -197,8 +202,21 @@ class ClickIds(BaseModel):
         return {k: v for k, v in self.model_dump().items() if isinstance(v, str)}
 
 
+class Page(BaseModel):
+    """The page a page load (or any event) happened on, as the browser snippet sends it."""
+
+    model_config = _config("ignore")
+
+    url: PageText = None
+    referrer: PageText = None
+    title: PageText = None
+    load_id: UserId = None  # one id per page load, shared by the events of that page
+
+
 class Properties(BaseModel):
-    """Free properties of an event, kept as sent; only `msclkid` / `MSCLKID` follow a rule (the MSCLKID's)."""
+    """Free properties of an event, kept as sent but for personal data: well-known e-mail and phone keys are hashed,
+    names, addresses and the like dropped (`contract.scrub_properties`); `msclkid` / `MSCLKID` follow the MSCLKID's
+    rule."""
 
     model_config = _config("allow")
 
@@ -207,12 +225,13 @@ class Properties(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _storable(cls, value: Any) -> Any:
+    def _storable(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, dict):
             try:
                 check_json(value)
             except InvalidJson as exc:
                 raise ValueError(str(exc)) from None
+            return contract.scrub_properties(value, _country(info))
         return value
 
     def stored(self) -> dict[str, Any]:
@@ -228,19 +247,20 @@ class Event(BaseModel):
     event_id: Text = Field(min_length=1, max_length=200, description="Unique per workspace; a repeat is ignored.")
     event_name: Text = Field(min_length=1, max_length=100, description="purchase, lead, sign_up, ...")
     timestamp: datetime = Field(description="ISO 8601; without an offset it is UTC.")
-    value: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    value: float | None = Field(default=None, description=f"0 to {contract.MAX_VALUE:,.0f}.")
     currency: str | None = Field(default=None, description="ISO 4217, e.g. USD.")
     consent: Consent | None = None
     user: User | None = None
     click_ids: ClickIds | None = None
     properties: Properties | None = None
+    page: Page | None = None
     # Legacy top-level click ids (events from before the `click_ids` object); the object wins where both are set.
     msclkid: MsClickId = None
     gclid: ClickId = None
     fbclid: ClickId = None
     ttclid: ClickId = None
 
-    @field_validator("consent", "user", "click_ids", "properties", mode="before")
+    @field_validator("consent", "user", "click_ids", "properties", "page", mode="before")
     @classmethod
     def _object(cls, value: Any) -> Any:
         # pydantic would say "a valid dictionary or instance of Consent": name the JSON type instead.
@@ -250,42 +270,23 @@ class Event(BaseModel):
 
     @field_validator("timestamp", mode="before")
     @classmethod
-    def _iso_8601(cls, value: Any, info: ValidationInfo) -> datetime:
-        # Only ISO 8601 text: pydantic would also read numbers as Unix times, which the contract does not promise.
-        if not isinstance(value, str):
-            raise ValueError(f"must be {_ISO_HINT}")
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-            if parsed.tzinfo is not None:
-                parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-        except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 shifted out of range by the offset
-            raise ValueError(f"must be {_ISO_HINT}") from None
+    def _time(cls, value: Any, info: ValidationInfo) -> datetime:
+        """Naive UTC, a time up to the drift tolerance ahead of the server taken as now (`contract`)."""
+        parsed = contract.parse_time(value)
         now = (info.context or {}).get("now")
-        if isinstance(now, datetime) and parsed > now + FUTURE_TOLERANCE:
-            raise ValueError(
-                f"{parsed.isoformat()}Z is in the future (server time {now.isoformat(timespec='seconds')}Z); "
-                "Microsoft rejects future conversion times: check the sender's clock"
-            )
-        return parsed
+        if isinstance(now, datetime):
+            parsed = contract.not_future(parsed, now)
+        return parsed.replace(tzinfo=None)
 
     @field_validator("value", mode="before")
     @classmethod
     def _number(cls, value: Any) -> Any:
-        # pydantic would read true/false as 1/0; numeric strings ("12.50") are accepted, as JavaScript sends them.
-        if isinstance(value, bool):
-            raise ValueError("must be a number of 0 or more")
-        return _empty_to_none(value)
+        return contract.parse_value(value)
 
     @field_validator("currency", mode="before")
     @classmethod
     def _currency(cls, value: Any) -> Any:
-        value = _empty_to_none(value)
-        if value is None or not isinstance(value, str):
-            return value
-        code = value.strip().upper()
-        if code not in ISO_4217:
-            raise ValueError("must be an ISO 4217 currency code (e.g. USD, EUR)")
-        return code
+        return contract.parse_currency(value)
 
     def stored_properties(self) -> dict[str, Any] | None:
         return self.properties.stored() if self.properties is not None else None
@@ -386,17 +387,43 @@ def parse_events(
     return valid, problems
 
 
-class StoredEvent(Protocol):
-    """What `match_keys` reads of a stored event: an `events` row, or the worker's claimed row."""
+@dataclass(frozen=True)
+class Columns:
+    """An event as the `events` table stores it; the worker's claimed rows carry the same columns
+    (`dispatch_log.Claimed`), so `match_keys` and `tracked` read either."""
 
-    @property
-    def click_ids(self) -> Mapping[str, Any] | None: ...
-    @property
-    def properties(self) -> Mapping[str, Any] | None: ...
-    @property
-    def hashed_email(self) -> str | None: ...
-    @property
-    def hashed_phone(self) -> str | None: ...
+    event_id: str
+    event_name: str
+    occurred_at: datetime
+    value: float | None
+    currency: str | None
+    ad_storage: str | None
+    hashed_email: str | None
+    hashed_phone: str | None
+    click_ids: dict[str, Any] | None
+    properties: dict[str, Any] | None
+    page: dict[str, Any] | None
+    anonymous_id: str | None
+    external_id: str | None
+
+
+def columns(event: Event) -> Columns:
+    user = event.user
+    return Columns(
+        event_id=event.event_id,
+        event_name=event.event_name,
+        occurred_at=event.timestamp,
+        value=event.value,
+        currency=event.currency,
+        ad_storage=event.consent.ad_storage if event.consent else None,
+        hashed_email=user.hashed_email if user else None,
+        hashed_phone=user.hashed_phone if user else None,
+        click_ids=event.stored_click_ids(),
+        properties=event.stored_properties(),
+        page=(event.page.model_dump(exclude_none=True) or None) if event.page else None,
+        anonymous_id=user.anonymous_id if user else None,
+        external_id=user.external_id if user else None,
+    )
 
 
 def _msclkid_in(mapping: Mapping[str, Any] | None, keys: tuple[str, ...]) -> str | None:
@@ -407,12 +434,23 @@ def _msclkid_in(mapping: Mapping[str, Any] | None, keys: tuple[str, ...]) -> str
     return None
 
 
-def match_keys(event: StoredEvent) -> tuple[str | None, str | None, str | None]:
-    """(msclkid, hashed_email, hashed_phone) of a stored event, for the worker to build the conversion from.
+def match_keys(event: Columns) -> tuple[str | None, str | None, str | None]:
+    """(msclkid, hashed_email, hashed_phone) of a stored event.
 
     MSCLKID: the `click_ids` column (the event's `click_ids` object, else its legacy top-level fields), then
     `properties["msclkid"]`, then `properties["MSCLKID"]`. The hashes are returned alongside: Microsoft takes them
-    with or without a click id. All three None means the event cannot be matched (`no_match_key`).
+    with or without a click id.
     """
     msclkid = _msclkid_in(event.click_ids, ("msclkid",)) or _msclkid_in(event.properties, PROPERTY_MSCLKID_KEYS)
     return msclkid, event.hashed_email or None, event.hashed_phone or None
+
+
+# The fields a channel reads as stored; the match keys are looked up (`match_keys`).
+_AS_STORED = tuple(f.name for f in fields(Tracked) if f.name not in ("msclkid", "hashed_email", "hashed_phone"))
+
+
+def tracked(event: Columns) -> Tracked:
+    """The stored event as the delivery channels see it (`conversions.channels`)."""
+    msclkid, email, phone = match_keys(event)
+    stored = {name: getattr(event, name) for name in _AS_STORED}
+    return Tracked(**stored, msclkid=msclkid, hashed_email=email, hashed_phone=phone)

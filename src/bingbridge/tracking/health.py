@@ -27,7 +27,7 @@ from typing import Literal
 from sqlalchemy import Engine, select
 
 from bingbridge.store.schema import dispatch_calls
-from bingbridge.tracking.destination_state import credentials_advice, read_state
+from bingbridge.tracking.destination_state import credentials_advice, read_states
 from bingbridge.tracking.destinations import get_destination
 from bingbridge.tracking.dispatch_log import Budget, budget
 
@@ -75,12 +75,15 @@ def destination_health(engine: Engine, destination_id: int, now: datetime) -> He
         ).scalar()
         ever = recent or conn.execute(select(c.id).where(c.destination_id == destination_id).limit(1)).first()
     left = budget(engine, destination, now)
-    state = read_state(engine, destination_id)
+    states = read_states(engine, destination_id).values()
+    refused = next((st.credentials_error for st in states if st.credentials_error is not None), None)
+    outages = [st for st in states if st.waiting_since is not None]
+    waiting = min(outages, key=lambda st: st.waiting_since or now) if outages else None
     failures = [r for r in recent if not r.ok]
     minutes = int(WINDOW.total_seconds() // 60)
     status: Status
-    if state.credentials_error is not None:
-        status, reason = "Down", credentials_advice(state.credentials_error)
+    if refused is not None:
+        status, reason = "Down", credentials_advice(refused)
     elif not recent:
         status, reason = "Live", "no calls yet" if not ever else f"no calls in the last {minutes} minutes"
     elif len(recent) >= DOWN_AFTER and all(not r.ok for r in recent[:DOWN_AFTER]):
@@ -93,9 +96,8 @@ def destination_health(engine: Engine, destination_id: int, now: datetime) -> He
         )
     else:
         status, reason = "Live", f"the last {len(recent)} calls succeeded"
-    waiting = state.waiting()
-    if waiting is not None and state.credentials_error is None:
-        reason += f"; {waiting}"
+    if waiting is not None and refused is None:
+        reason += f"; {waiting.waiting()}"
     if left.exhausted:
         reason += f"; {left.describe()}"
     return Health(status, reason, len(recent), len(failures), last_success_at, left)

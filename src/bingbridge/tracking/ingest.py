@@ -1,54 +1,49 @@
-"""Ingestion: store validated events durably, once per (workspace, event_id), and decide per destination what
-happens to each — the dispatch rows the worker then works through.
+"""Ingestion: store validated events durably, once per (workspace, event_id), and decide per destination and
+channel what happens to each — the dispatch rows the worker then works through.
 
-Per destination of the workspace, every newly stored event gets one `dispatches` row, decided in this order:
+Every newly stored event gets one `dispatches` row per channel of each destination of its workspace (Offline
+Conversions; the UET Conversions API where the destination has it). The decision is the channel's
+(`conversions.channels`: skipped, blocked, failed or pending, in the order described there), taken here once: the
+worker sends what is pending and never decides again. The skipped reason of the offline channel is
+`Event {name} skipped — not a conversion event for Bing Ads` (not an error; never sent, never counted against the
+call budget); the failed reasons are the contract's refusal codes (`conversions.contract`).
 
-1. the event name is not in the destination's `conversion_names` → `skipped`, reason
-   `Event {name} skipped — not a conversion event for Bing Ads` (not an error; never sent, never counted against
-   the call budget);
-2. `consent.ad_storage` is `denied` → `blocked`, reason `ad_storage_consent_denied` (never sent);
-3. the conversion time is more than 90 days old → `failed`, reason `conversion_time_older_than_90_days`
-   (Microsoft rejects such times with 5609; sending would only spend a call);
-4. no MSCLKID, hashed e-mail or hashed phone (`events.match_keys`) → `failed`, reason `no_match_key` (Microsoft
-   cannot attribute it; the event is still stored, so a later replay with better data remains possible);
-5. otherwise `pending`, with the mapped conversion name and `next_attempt_at = now`: the worker's queue.
-
-Consent comes before the age and match checks so that a denied event is always logged as blocked, whatever else
-is wrong with it. Events of a workspace without destinations are stored with no dispatch rows; a destination
-added later does not pick up earlier events.
+Events of a workspace without destinations are stored with no dispatch rows; a destination added later does not
+pick up earlier events.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, bindparam, insert, select
 
-from bingbridge.conversions.prepare import MAX_AGE
+from bingbridge.conversions.channels import CHANNELS, OFFLINE, Routing, Tracked
+from bingbridge.conversions.contract import FACE_FIELDS
 from bingbridge.errors import ConfigurationError
 from bingbridge.store.schema import destinations, dispatches, events
-from bingbridge.tracking.dispatch_log import BLOCKED, CONSENT_DENIED, FAILED, PENDING, SKIPPED
-from bingbridge.tracking.events import Event, match_keys
+from bingbridge.tracking.dispatch_log import PENDING
+from bingbridge.tracking.events import Event, columns, tracked
 from bingbridge.tracking.workspaces import Workspace
-
-NOT_A_CONVERSION = "Event {name} skipped — not a conversion event for Bing Ads"
-NO_MATCH_KEY = "no_match_key"
-TOO_OLD = "conversion_time_older_than_90_days"
 
 
 @dataclass(frozen=True)
 class Decision:
-    """What ingestion decided for one event at one destination."""
+    """What ingestion decided for one event at one destination and channel; `field` and `message` (the event's
+    field and the contract's message) say why a `failed` one will not be sent."""
 
     destination_id: int
     status: str  # pending, skipped, blocked or failed
     reason: str | None = None
     conversion_name: str | None = None
+    channel: str = OFFLINE
+    field: str | None = None
+    message: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,46 +75,33 @@ class IngestResult:
         return dict(Counter(d.status for r in self.results for d in r.dispatches))
 
 
-@dataclass(frozen=True)
-class _Stored:
-    """The stored columns `decide` and `match_keys` read (the event as the worker will see it)."""
-
-    event_name: str
-    occurred_at: datetime
-    ad_storage: str | None
-    hashed_email: str | None
-    hashed_phone: str | None
-    click_ids: dict[str, Any] | None
-    properties: dict[str, Any] | None
-
-
-def decide(event: _Stored, destination_id: int, conversion_names: Mapping[str, str], *, now: datetime) -> Decision:
-    """The pipeline decision for one event at one destination (the order is the module docstring's)."""
-    # Event names match the mapping exactly: the mapping is the user's, and "Purchase" may be meant differently.
-    goal = conversion_names.get(event.event_name)
-    if goal is None:
-        return Decision(destination_id, SKIPPED, NOT_A_CONVERSION.format(name=event.event_name))
-    if event.ad_storage == "denied":
-        return Decision(destination_id, BLOCKED, CONSENT_DENIED, goal)
-    if event.occurred_at < now - MAX_AGE:
-        return Decision(destination_id, FAILED, TOO_OLD, goal)
-    if match_keys(event) == (None, None, None):
-        return Decision(destination_id, FAILED, NO_MATCH_KEY, goal)
-    return Decision(destination_id, PENDING, None, goal)
-
-
-def _stored(event: Event, now: datetime) -> _Stored:
-    return _Stored(
-        event_name=event.event_name,
-        # A timestamp a little ahead of our clock (events.FUTURE_TOLERANCE) is taken as now: Microsoft refuses
-        # conversion times in the future, and the difference is clock drift, not information.
-        occurred_at=min(event.timestamp, now),
-        ad_storage=event.consent.ad_storage if event.consent else None,
-        hashed_email=event.user.hashed_email if event.user else None,
-        hashed_phone=event.user.hashed_phone if event.user else None,
-        click_ids=event.stored_click_ids(),
-        properties=event.stored_properties(),
+def routing_of(row: Any) -> Routing:
+    """A destination row's routing (rows from before channels existed have the offline channel only)."""
+    return Routing(
+        channels=tuple(row.channels or (OFFLINE,)),
+        conversion_names=dict(row.conversion_names or {}),
+        event_channels=dict(row.event_channels or {}),
     )
+
+
+def decide(event: Tracked, destination_id: int, routing: Routing, *, now: datetime) -> tuple[Decision, ...]:
+    """One decision per channel of the destination (`conversions.channels` decides; `now` is naive UTC)."""
+    found = []
+    for name in routing.channels:
+        d = CHANNELS[name].decide(event, routing, now)
+        refusal = d.refusal
+        found.append(
+            Decision(
+                destination_id,
+                PENDING if d.verdict == "send" else d.verdict,
+                d.reason,
+                d.conversion_name,
+                name,
+                FACE_FIELDS.get(refusal.field, {}).get("event", refusal.field) if refusal else None,
+                refusal.message if refusal else None,
+            )
+        )
+    return tuple(found)
 
 
 def _insert_or_ignore(dialect: str) -> Any:
@@ -137,7 +119,13 @@ def _insert_or_ignore(dialect: str) -> Any:
 # Statements are built once per dialect: building and cache-keying them costs more than running them.
 _INSERT_EVENTS: dict[str, Any] = {}
 _DESTINATIONS = (
-    select(destinations.c.workspace_id, destinations.c.id, destinations.c.conversion_names)
+    select(
+        destinations.c.workspace_id,
+        destinations.c.id,
+        destinations.c.conversion_names,
+        destinations.c.channels,
+        destinations.c.event_channels,
+    )
     .where(destinations.c.workspace_id.in_(bindparam("workspace_ids", expanding=True)))
     .order_by(destinations.c.id)
 )
@@ -181,7 +169,7 @@ def ingest_together(engine: Engine, requests: Sequence[IngestRequest]) -> list[I
 
     An event id repeated across the requests of one workspace is a duplicate in every request after the first.
     """
-    stored = [[_stored(event, r.now) for event in r.events] for r in requests]
+    stored = [[columns(event) for event in r.events] for r in requests]
     first: dict[tuple[int, str], tuple[int, int]] = {}  # (workspace, event id) -> (request, index) of its first
     for n, request in enumerate(requests):
         for index, event in enumerate(request.events):
@@ -189,17 +177,8 @@ def ingest_together(engine: Engine, requests: Sequence[IngestRequest]) -> list[I
     rows = [
         {
             "workspace_id": workspace_id,
-            "event_id": event_id,
-            "event_name": stored[n][i].event_name,
-            "occurred_at": stored[n][i].occurred_at,
             "received_at": requests[n].now,
-            "value": requests[n].events[i].value,
-            "currency": requests[n].events[i].currency,
-            "ad_storage": stored[n][i].ad_storage,
-            "hashed_email": stored[n][i].hashed_email,
-            "hashed_phone": stored[n][i].hashed_phone,
-            "click_ids": stored[n][i].click_ids,
-            "properties": stored[n][i].properties,
+            **vars(stored[n][i]),
         }
         # Sorted by key: two PostgreSQL transactions inserting overlapping batches then take the unique index's
         # row locks in the same order and cannot deadlock.
@@ -208,9 +187,9 @@ def ingest_together(engine: Engine, requests: Sequence[IngestRequest]) -> list[I
     results: list[IngestResult] = []
     with engine.begin() as conn:
         _durable(conn)
-        mappings: dict[int, dict[int, dict[str, str]]] = {r.workspace_id: {} for r in requests}
+        mappings: dict[int, dict[int, Routing]] = {r.workspace_id: {} for r in requests}
         for row in conn.execute(_DESTINATIONS, {"workspace_ids": list(mappings)}):
-            mappings[row.workspace_id][row.id] = dict(row.conversion_names or {})
+            mappings[row.workspace_id][row.id] = routing_of(row)
         inserted: dict[tuple[int, str], int] = {}
         if rows:
             dialect = conn.dialect.name
@@ -228,8 +207,9 @@ def ingest_together(engine: Engine, requests: Sequence[IngestRequest]) -> list[I
                     outcome.append(EventResult(index, event.event_id, "duplicate"))
                     continue
                 decisions = tuple(
-                    decide(stored[n][index], destination_id, names, now=request.now)
-                    for destination_id, names in mappings[request.workspace_id].items()
+                    d
+                    for destination_id, routing in mappings[request.workspace_id].items()
+                    for d in decide(tracked(stored[n][index]), destination_id, routing, now=request.now)
                 )
                 outcome.append(EventResult(index, event.event_id, "accepted", decisions))
                 dispatch_rows.extend(_dispatch_row(pk, d, request.now) for d in decisions)
@@ -243,6 +223,7 @@ def _dispatch_row(event_pk: int, decision: Decision, now: datetime) -> dict[str,
     return {
         "event_pk": event_pk,
         "destination_id": decision.destination_id,
+        "channel": decision.channel,
         "status": decision.status,
         "reason": decision.reason,
         "conversion_name": decision.conversion_name,

@@ -28,6 +28,7 @@ class DispatchLogEntry:
 
     id: int
     destination_id: int
+    channel: str  # offline | capi
     event_id: str
     event_name: str
     occurred_at: datetime
@@ -114,6 +115,7 @@ def query_dispatch_log(
         select(
             d.id,
             d.destination_id,
+            d.channel,
             e.event_id,
             e.event_name,
             e.occurred_at,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bingbridge.conversions.prepare import MAX_AGE
+from bingbridge.conversions.contract import OFFLINE_WINDOW
 
 DEFAULT_RETRY_WINDOW = timedelta(hours=72)
 # The longest wait between two calls of a destination whose calls fail (5xx, connection errors): short enough to
@@ -25,7 +25,7 @@ class RetryWindow:
     """When a failing row stops being retried: `window` after it was queued, or when it grows older than `max_age`."""
 
     window: timedelta = DEFAULT_RETRY_WINDOW
-    max_age: timedelta = MAX_AGE
+    max_age: timedelta = OFFLINE_WINDOW
 
     def __post_init__(self) -> None:
         if self.window < timedelta(0) or self.max_age <= timedelta(0):

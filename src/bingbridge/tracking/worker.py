@@ -1,5 +1,6 @@
-"""The dispatch worker: claims due conversions per destination, uploads them in batches of up to 1,000, and writes
-every outcome to the dispatch log.
+"""The dispatch worker: claims due events per destination and channel, sends them in batches of up to 1,000 through
+the channel (`conversions.channels`: Offline Conversions, the UET Conversions API), and writes every outcome to the
+dispatch log.
 
 Delivery is at least once, and effectively once: a row is marked `sent` only after Microsoft answered the call
 that carried it, so a worker that dies mid-call leaves its rows claimed until the lease runs out and another
@@ -30,9 +31,12 @@ Choices:
 - The call budget is a sliding hour counted from `dispatch_calls` and checked before every call. It is shared by
   all workers through the database but not reserved, so workers checking at the same instant may overshoot it by
   one call each.
-- Ingestion decides skipped / blocked / failed (`tracking.ingest`); the worker repeats the checks that protect
-  people and calls on the rows it claims: `ad_storage` denied → `blocked` (never sent, under any circumstances),
-  no click id, e-mail or phone (`events.match_keys`) → `failed` with `no_match_key`, no mapped goal → `skipped`.
+- Ingestion decides skipped / blocked / failed once per destination and channel (`tracking.ingest`); only
+  `pending` rows are ever claimed, so the worker sends what it claims and decides nothing again.
+- Every channel of a destination is its own lane (claim, pause, calls recorded with the channel), so a refused
+  CAPI token pauses the Conversions API only; the call budget is the destination's, shared by its channels.
+- Per-item answers (ApplyOfflineConversions partial errors, CAPI `details[].index`) and whole-call failures are
+  read the same way for every channel (`conversions.delivery`).
 """
 
 from __future__ import annotations
@@ -47,33 +51,23 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy import Connection, Engine
 
-from bingbridge.api.campaign_management import MAX_CONVERSIONS_PER_CALL, ItemResult
-from bingbridge.api.client import BingAdsClient
-from bingbridge.api.models.campaign import OfflineConversion
+from bingbridge.api.campaign_management import MAX_CONVERSIONS_PER_CALL
 from bingbridge.api.retry import next_step
-from bingbridge.errors import (
-    ApiError,
-    AuthenticationError,
-    ConfigurationError,
-    ErrorDetail,
-    OAuthError,
-    PermissionDeniedError,
-    RetriableError,
-)
+from bingbridge.conversions.channels import CHANNELS, OFFLINE, Channel
+from bingbridge.conversions.delivery import Delivery, Send, send_batch, stops_delivery
+from bingbridge.errors import ApiError, ConfigurationError, OAuthError, RetriableError
 from bingbridge.settings import Settings
 from bingbridge.store.engine import utcnow
 from bingbridge.tracking import destination_state as shared
 from bingbridge.tracking import dispatch_log as log_rows
-from bingbridge.tracking.destinations import Destination, destination_client, list_destinations
+from bingbridge.tracking.destinations import Destination, DestinationAccess, list_destinations
 from bingbridge.tracking.dispatch_log import (
-    BLOCKED,
-    CONSENT_DENIED,
     DEAD_LETTERED,
     FAILED,
     PENDING,
@@ -87,9 +81,8 @@ from bingbridge.tracking.dispatch_log import (
     list_dead_letters,
     replay_dead_letters,
 )
-from bingbridge.tracking.events import match_keys
+from bingbridge.tracking.events import tracked
 from bingbridge.tracking.heartbeat import lease_kept
-from bingbridge.tracking.ingest import NO_MATCH_KEY, NOT_A_CONVERSION
 from bingbridge.tracking.retry_window import RETRY_BACKOFF_CAP_SECONDS, RetryWindow
 from bingbridge.tracking.secrets import SecretBox
 
@@ -119,49 +112,19 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-def build_conversion(row: Claimed, conversion_name: str) -> OfflineConversion | None:
-    """The offline conversion a row stands for; None when nothing identifies the person who converted.
-
-    With a click id the hashes are left out: the click is the deterministic match, and sending less personal data
-    is the better default. Without one, hashed e-mail and phone go out (enhanced conversions).
-    """
-    msclkid, email, phone = match_keys(row)
-    if not (msclkid or email or phone):
-        return None
-    return OfflineConversion(
-        conversion_name=conversion_name,
-        conversion_time=row.occurred_at.replace(tzinfo=UTC),
-        conversion_value=row.value,
-        conversion_currency_code=row.currency if row.value is not None else None,
-        microsoft_click_id=msclkid,
-        hashed_email_address=None if msclkid else email,
-        hashed_phone_number=None if msclkid else phone,
-    )
-
-
-_CREDENTIAL_ERRORS = (AuthenticationError, PermissionDeniedError, OAuthError, ConfigurationError)
-
-
-def _credentials_error(error: Exception) -> str:
-    """The short name of a credentials refusal: `invalid_grant`, `code 105`, ..."""
+def _credentials_error(error: Exception, channel: Channel) -> str:
+    """The short name of a credentials refusal: `invalid_grant`, `code 105`, `UET Conversions API: code 401`, ..."""
     if isinstance(error, OAuthError):
-        return error.error
-    if isinstance(error, ApiError) and error.codes:
-        return f"code {error.codes[0]}"
-    return "secrets unreadable" if isinstance(error, ConfigurationError) else type(error).__name__
+        name = error.error
+    elif isinstance(error, ApiError) and error.codes:
+        name = f"code {error.codes[0]}"
+    else:
+        name = "secrets unreadable" if isinstance(error, ConfigurationError) else type(error).__name__
+    return name if channel.name == OFFLINE else f"{channel.label}: {name}"
 
 
-def _item_reason(errors: list[ErrorDetail]) -> str:
-    return "; ".join(e.message or e.error_code or str(e.code) for e in errors)
-
-
-@dataclass
-class _Batch:
-    """Rows claimed for one call, and rows decided without one."""
-
-    rows: list[Claimed] = field(default_factory=list)
-    items: list[OfflineConversion] = field(default_factory=list)
-    local: list[Outcome] = field(default_factory=list)
+# A destination's channel: the unit the worker claims, pauses and sends for.
+Lane = tuple[Destination, Channel]
 
 
 class Worker:
@@ -247,51 +210,54 @@ class Worker:
             logger.info("worker %s stopped", self.worker_id)
 
     def run_once(self) -> int:
-        """One pass over the live destinations; returns how many dispatch rows it settled or rescheduled.
+        """One pass over the live destinations' channels; returns how many dispatch rows it settled or rescheduled.
 
-        Destinations take turns, one batch each per round, so a destination with a large backlog does not starve
-        the others; the pass ends when no destination has due work it may send now.
+        Lanes (a destination's channel) take turns, one batch each per round, so a large backlog does not starve
+        the others; the pass ends when no lane has due work it may send now.
         """
         handled = 0
-        active = list_destinations(self.engine, live_only=True)
-        with self._clients() as client_for:
+        active: list[Lane] = [
+            (d, CHANNELS[name]) for d in list_destinations(self.engine, live_only=True) for name in d.channels
+        ]
+        with self._access() as access_for:
             while active and not (self._stop is not None and self._stop.is_set()):
                 still = []
-                for destination in active:
-                    rows, more = self._dispatch_one_batch(destination, client_for)
+                for lane in active:
+                    rows, more = self._dispatch_one_batch(lane, access_for)
                     handled += rows
                     if more:
-                        still.append(destination)
+                        still.append(lane)
                 active = still
         return handled
 
     @contextmanager
-    def _clients(self) -> Iterator[Callable[[Destination], BingAdsClient]]:
-        """Clients made on first use in a pass. A fresh one each pass reads the destination's tokens from the
-        database, so a token another worker rotated is picked up; they share this worker's connection pool."""
-        made: dict[int, BingAdsClient] = {}
+    def _access(self) -> Iterator[Callable[[Destination], DestinationAccess]]:
+        """Channel access made on first use in a pass. A fresh one each pass reads the destination's tokens from
+        the database, so a token another worker rotated is picked up; they share this worker's connection pool."""
+        made: dict[int, DestinationAccess] = {}
 
-        def client_for(destination: Destination) -> BingAdsClient:
+        def access_for(destination: Destination) -> DestinationAccess:
             if destination.id not in made:
-                made[destination.id] = destination_client(
-                    self.engine, self.box, destination, self.base_settings, http=self.http, max_retries=0
+                made[destination.id] = DestinationAccess(
+                    self.engine, self.box, destination, self.base_settings, http=self.http
                 )
             return made[destination.id]
 
         try:
-            yield client_for
+            yield access_for
         finally:
-            for client in made.values():
-                client.close()
+            for access in made.values():
+                access.close()
 
     # ---- one batch ----
 
     def _dispatch_one_batch(
-        self, destination: Destination, client_for: Callable[[Destination], BingAdsClient]
+        self, lane: Lane, access_for: Callable[[Destination], DestinationAccess]
     ) -> tuple[int, bool]:
-        """Claim, send and settle one batch of a destination: (rows handled, whether more may be due now)."""
+        """Claim, send and settle one batch of a lane: (rows handled, whether more may be due now)."""
+        destination, channel = lane
         now = self.clock()
-        state = shared.read_state(self.engine, destination.id)
+        state = shared.read_state(self.engine, destination.id, channel.name)
         if state.paused(now):
             return 0, False
         left = budget(self.engine, destination, now)
@@ -299,93 +265,65 @@ class Worker:
             self._report_budget(destination, left)
             return 0, False
         try:
-            client = client_for(destination)
-        except ConfigurationError as exc:  # the secrets cannot be opened with this key
-            logger.error("destination %s: %s; pausing dispatch", destination.id, exc)
+            send = channel.sender(access_for(destination))
+        except ConfigurationError as exc:  # the secrets cannot be opened with this key, or the channel has none
+            logger.error("destination %s (%s): %s; pausing dispatch", destination.id, channel.name, exc)
             with self.engine.begin() as conn:
-                shared.pause_for_credentials(
-                    conn, destination.id, now=now, until=now + CREDENTIALS_PAUSE, error="secrets unreadable"
-                )
+                until = now + CREDENTIALS_PAUSE
+                error = _credentials_error(exc, channel)
+                shared.pause_for_credentials(conn, destination.id, channel.name, now=now, until=until, error=error)
             return 0, False
-        batch, drained = self._claim_batch(destination, now)
-        if batch.local:
-            with self.engine.begin() as conn:
-                log_rows.settle(conn, self.worker_id, batch.local, now=now)
-        if not batch.rows:
-            return len(batch.local), False
-        ok = self._send(destination, client, batch, state)
-        return len(batch.local) + len(batch.rows), ok and not drained
+        size = min(self.batch_size, channel.limit)
+        rows = log_rows.claim(
+            self.engine,
+            destination.id,
+            self.worker_id,
+            channel=channel.name,
+            now=now,
+            lease_seconds=self.lease_seconds,
+            limit=size,
+        )
+        if not rows:
+            return 0, False
+        ok = self._send(lane, send, rows, state)
+        return len(rows), ok and len(rows) == size
 
-    def _claim_batch(self, destination: Destination, now: datetime) -> tuple[_Batch, bool]:
-        """Claim until the batch is full or nothing is due; rows that cannot be sent are decided here and do not
-        take a place in the batch, so every call but the last carries a full batch."""
-        batch = _Batch()
-        while len(batch.rows) < self.batch_size:
-            wanted = self.batch_size - len(batch.rows)
-            claimed = log_rows.claim(
-                self.engine, destination.id, self.worker_id, now=now, lease_seconds=self.lease_seconds, limit=wanted
-            )
-            for row in claimed:
-                self._prepare(destination, row, batch)
-            if len(claimed) < wanted:
-                return batch, True
-        return batch, False
-
-    def _prepare(self, destination: Destination, row: Claimed, batch: _Batch) -> None:
-        if row.ad_storage == "denied":
-            batch.local.append(Outcome(row.id, BLOCKED, row.attempts, reason=CONSENT_DENIED))
-            return
-        name = row.conversion_name or destination.conversion_names.get(row.event_name)
-        if not name:
-            reason = NOT_A_CONVERSION.format(name=row.event_name)
-            batch.local.append(Outcome(row.id, log_rows.SKIPPED, row.attempts, reason=reason))
-            return
-        conversion = build_conversion(row, name)
-        if conversion is None:
-            batch.local.append(Outcome(row.id, FAILED, row.attempts, reason=NO_MATCH_KEY))
-            return
-        batch.rows.append(row)
-        batch.items.append(conversion)
-
-    def _send(
-        self, destination: Destination, client: BingAdsClient, batch: _Batch, state: shared.DestinationState
-    ) -> bool:
-        """One ApplyOfflineConversions call for the batch, its lease renewed meanwhile; the outcome of every row,
-        the call itself and the destination's state are written in one transaction. Returns True when Microsoft
-        answered the call."""
+    def _send(self, lane: Lane, send: Send[object], rows: list[Claimed], state: shared.DestinationState) -> bool:
+        """One call of the channel for the batch, its lease renewed meanwhile; the outcome of every row, the call
+        itself and the channel's state are written in one transaction. Returns True when Microsoft answered."""
+        destination, channel = lane
         batch_id = uuid.uuid4().hex
-        error: Exception | None = None
-        results: list[ItemResult[None]] = []
-        ids = [r.id for r in batch.rows]
-        try:
-            with lease_kept(self.engine, self.worker_id, ids, lease_seconds=self.lease_seconds, clock=self.clock):
-                results = client.campaign_management.apply_offline_conversions(batch.items)
-        except (ApiError, OAuthError, ConfigurationError) as exc:
-            error = exc
+        items = [channel.item(tracked(r), r.conversion_name) for r in rows]
+        ids = [r.id for r in rows]
+        with lease_kept(self.engine, self.worker_id, ids, lease_seconds=self.lease_seconds, clock=self.clock):
+            delivery = send_batch(send, items)
         now = self.clock()
         retry_at = now
+        tracking_id = delivery.tracking_id
+        error = delivery.error
         if error is None:
-            tracking_id = results[0].tracking_id if results else None
-            outcomes = self._item_outcomes(batch.rows, results)
-            call = Call(destination.id, batch_id, now, len(batch.rows), True, None, tracking_id, self.worker_id)
+            outcomes = self._item_outcomes(rows, delivery)
+            call = Call(destination.id, batch_id, now, len(rows), True, None, tracking_id, self.worker_id, channel.name)
             refused = sum(1 for o in outcomes if o.status == FAILED)
             logger.info(
-                "destination %s: batch %s sent %d, refused %d (TrackingId %s)",
+                "destination %s (%s): batch %s sent %d, refused %d (TrackingId %s)",
                 destination.id,
+                channel.name,
                 batch_id,
                 len(outcomes) - refused,
                 refused,
                 tracking_id,
             )
         else:
-            tracking_id = error.tracking_id if isinstance(error, ApiError) else None
             code = error.codes[0] if isinstance(error, ApiError) and error.codes else None
-            call = Call(destination.id, batch_id, now, len(batch.rows), False, code, tracking_id, self.worker_id)
+            call = Call(
+                destination.id, batch_id, now, len(rows), False, code, tracking_id, self.worker_id, channel.name
+            )
             retry_at = self._retry_at(error, state, now)
-            outcomes = self._failure_outcomes(destination, batch.rows, error, now, retry_at, state)
+            outcomes = self._failure_outcomes(lane, rows, error, now, retry_at, state)
         with self.engine.begin() as conn:
             log_rows.record_call(conn, call)
-            self._record_state(conn, destination, error, now, retry_at)
+            self._record_state(conn, lane, error, now, retry_at)
             if outcomes:
                 kept = log_rows.settle(
                     conn, self.worker_id, outcomes, now=now, batch_id=batch_id, tracking_id=tracking_id
@@ -402,8 +340,8 @@ class Worker:
         return error is None
 
     def _retry_at(self, error: Exception, state: shared.DestinationState, now: datetime) -> datetime:
-        """When a destination whose call failed with a retriable `error` is tried again: the backoff grows with its
-        failed calls in a row (capped); 117 waits the throttle window, 429 its Retry-After."""
+        """When a lane whose call failed with a retriable `error` is tried again: the backoff grows with its failed
+        calls in a row (capped); 117 waits the throttle window, 429 its Retry-After."""
         if not isinstance(error, RetriableError):
             return now
         step = next_step(
@@ -417,39 +355,36 @@ class Worker:
         return now + timedelta(seconds=step.delay if step else 0.0)
 
     def _record_state(
-        self, conn: Connection, destination: Destination, error: Exception | None, now: datetime, retry_at: datetime
+        self, conn: Connection, lane: Lane, error: Exception | None, now: datetime, retry_at: datetime
     ) -> None:
-        """The destination's shared state after a call: answered, outage, or credentials refused."""
-        if error is None or not isinstance(error, (RetriableError, *_CREDENTIAL_ERRORS)):
-            shared.record_answered_call(conn, destination.id, now=now)
-        elif isinstance(error, RetriableError):
-            shared.record_failed_call(conn, destination.id, now=now, retry_at=retry_at)
-        else:
+        """The lane's shared state after a call: answered, outage, or credentials refused."""
+        destination, channel = lane
+        if isinstance(error, RetriableError):
+            shared.record_failed_call(conn, destination.id, channel.name, now=now, retry_at=retry_at)
+        elif error is not None and stops_delivery(error):
             until = now + CREDENTIALS_PAUSE
-            shared.pause_for_credentials(conn, destination.id, now=now, until=until, error=_credentials_error(error))
+            reason = _credentials_error(error, channel)
+            shared.pause_for_credentials(conn, destination.id, channel.name, now=now, until=until, error=reason)
+        else:
+            shared.record_answered_call(conn, destination.id, channel.name, now=now)
 
-    def _item_outcomes(self, rows: list[Claimed], results: list[ItemResult[None]]) -> list[Outcome]:
+    def _item_outcomes(self, rows: list[Claimed], delivery: Delivery) -> list[Outcome]:
         outcomes = []
-        for row, result in zip(rows, results, strict=True):
-            if result.ok:
+        for row, item in zip(rows, delivery.outcomes, strict=True):
+            if item.status == "accepted":
                 outcomes.append(Outcome(row.id, SENT, row.attempts + 1))
                 continue
-            first = result.errors[0]
+            first = item.errors[0]
             outcomes.append(
                 Outcome(
-                    row.id,
-                    FAILED,
-                    row.attempts + 1,
-                    reason=_item_reason(result.errors),
-                    code=first.code,
-                    error_code=first.error_code,
+                    row.id, FAILED, row.attempts + 1, reason=item.reason, code=first.code, error_code=first.error_code
                 )
             )
         return outcomes
 
     def _failure_outcomes(
         self,
-        destination: Destination,
+        lane: Lane,
         rows: list[Claimed],
         error: Exception,
         now: datetime,
@@ -457,11 +392,13 @@ class Worker:
         state: shared.DestinationState,
     ) -> list[Outcome]:
         """What a failed call means for its rows; [] when they go back unchanged (credentials)."""
-        if isinstance(error, _CREDENTIAL_ERRORS):
+        destination, channel = lane
+        if stops_delivery(error):
             logger.error(
-                "destination %s: %s, pausing dispatch for %s: %s",
+                "destination %s (%s): %s, pausing dispatch for %s: %s",
                 destination.id,
-                shared.credentials_advice(_credentials_error(error)),
+                channel.name,
+                shared.credentials_advice(_credentials_error(error, channel)),
                 CREDENTIALS_PAUSE,
                 error,
             )
@@ -475,11 +412,12 @@ class Worker:
                 Outcome(r.id, FAILED, r.attempts + 1, reason=str(error), code=code, error_code=error_code) for r in rows
             ]
         # One delay for the whole batch keeps the rows together for the next call.
+        window = replace(self.retry_window, max_age=min(self.retry_window.max_age, channel.window))
         waiting = shared.DestinationState(waiting_since=state.waiting_since or now).waiting()
         outcomes = []
         dead = 0
         for r in rows:
-            if self.retry_window.gives_up(r.created_at, r.occurred_at, retry_at):
+            if window.gives_up(r.created_at, r.occurred_at, retry_at):
                 dead += 1
                 outcomes.append(
                     Outcome(

@@ -87,10 +87,15 @@ class Problem(BaseModel):
 
 
 class DispatchDecision(BaseModel):
+    """The decision for one destination and channel; `field` and `message` explain a `failed` one."""
+
     destination_id: int
+    channel: str  # offline | capi
     status: str
     reason: str | None
     conversion_name: str | None
+    field: str | None
+    message: str | None
 
 
 class EventOutcome(BaseModel):
@@ -449,15 +454,7 @@ def create_app(
                 "index": valid[r.index][0],
                 "event_id": r.event_id,
                 "status": r.status,
-                "dispatches": [
-                    {
-                        "destination_id": d.destination_id,
-                        "status": d.status,
-                        "reason": d.reason,
-                        "conversion_name": d.conversion_name,
-                    }
-                    for d in r.dispatches
-                ],
+                "dispatches": [vars(d) for d in r.dispatches],  # vars: asdict's deep copy costs at 1,000 events
             }
             for r in result.results
         ]

@@ -293,3 +293,37 @@ class UpdateUetTagsRequest(WireModel):
 
 class UpdateUetTagsResponse(PartialErrorsResponse):
     pass
+
+
+# Account properties (reference 10). MSCLKIDAutoTaggingEnabled must be "true" for landing URLs to carry an msclkid.
+MSCLKID_AUTO_TAGGING = "MSCLKIDAutoTaggingEnabled"
+# The AccountPropertyName enum (WSDL / msads), without its placeholder None.
+ACCOUNT_PROPERTY_NAMES = (
+    "TrackingUrlTemplate", MSCLKID_AUTO_TAGGING, "AdClickParallelTracking", "FinalUrlSuffix",
+    "IncludeViewThroughConversions", "ProfileExpansionEnabled", "AllowImageAutoRetrieve", "AutoApplyRecommendations",
+    "IncludeAutoBiddingViewThroughConversions", "AutoBiddingViewThroughConversionsValueAttributionWeight",
+    "LoopBackWindowForViewThroughConversions", "BusinessAttributes", "EnableMMAUnderDSAAdgroups", "OptOutFromMCM",
+    "NetflixTCAccepted", "BlockedContentSegments", "AssetAIEnhancementOptout",
+)  # fmt: skip
+
+
+class AccountProperty(WireModel):
+    name: str | None = None  # an AccountPropertyName, e.g. MSCLKIDAutoTaggingEnabled
+    value: str | None = None
+
+
+class GetAccountPropertiesRequest(WireModel):
+    account_property_names: list[str] | None = None
+
+
+class GetAccountPropertiesResponse(WireResponse):
+    account_properties: list[AccountProperty] | None = None
+    partial_errors: list[BatchError] | None = None
+
+
+class SetAccountPropertiesRequest(WireModel):
+    account_properties: list[AccountProperty] | None = None
+
+
+class SetAccountPropertiesResponse(WireResponse):
+    """Empty on success: Microsoft sets all the properties or none (a fault)."""

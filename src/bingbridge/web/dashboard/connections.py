@@ -27,6 +27,7 @@ from bingbridge.auth.oauth import (
     start_authorization,
 )
 from bingbridge.auth.tokens import fingerprint
+from bingbridge.conversions.channels import CHANNELS
 from bingbridge.errors import BingBridgeError, FieldProblem, OAuthError, ValidationError
 from bingbridge.settings import Secret, Settings
 from bingbridge.tracking.destinations import (
@@ -36,6 +37,7 @@ from bingbridge.tracking.destinations import (
     DestinationInput,
     DestinationTokenStore,
     check_destination,
+    destination_client,
     get_destination,
     list_destinations,
     save_destination,
@@ -47,7 +49,7 @@ from bingbridge.tracking.workspaces import Workspace, create_workspace, get_work
 from bingbridge.web.dashboard.core import Ctx, Dashboard, Form, action, page
 from bingbridge.web.dashboard.flows import PendingFlow
 
-SECRET_FIELDS = ("developer_token", "client_secret", "access_token", "refresh_token")
+SECRET_FIELDS = ("developer_token", "client_secret", "access_token", "refresh_token", "capi_token")
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,14 @@ CREDENTIAL_FIELDS = (
         secret=True,
     ),
     Field("uet_tag_id", "UET Tag ID", "Optional: Tools → UET Tags → the tag's ID.", required=False, numeric=True),
+    Field(
+        "capi_token",
+        "CAPI Token (UET Conversions API)",
+        "Optional, with the UET tag: the tag's Conversions API token. Page views and events without a goal then go "
+        "to the Conversions API.",
+        secret=True,
+        required=False,
+    ),
 )
 
 
@@ -109,6 +119,25 @@ def _parse_mapping(text: str) -> tuple[dict[str, str], list[FieldProblem]]:
     return names, problems
 
 
+def _channels_text(routes: dict[str, list[str]]) -> str:
+    return "\n".join(f"{event} = {', '.join(channels)}" for event, channels in routes.items())
+
+
+def _parse_channels(text: str) -> tuple[dict[str, list[str]], list[FieldProblem]]:
+    routes: dict[str, list[str]] = {}
+    problems = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        event, sep, listed = line.partition("=")
+        channels = [c.strip() for c in listed.split(",") if c.strip()]
+        if not sep or not event.strip() or not channels:
+            problems.append(FieldProblem("event_channels", f"line {number}: write event_name = offline, capi"))
+            continue
+        routes[event.strip()] = channels
+    return routes, problems
+
+
 def read_card(form: Form, stored: dict[str, str | None] | None) -> tuple[DestinationInput, list[FieldProblem]]:
     """The destination the form describes; empty secret fields keep `stored` values. Problems of the form's own
     parsing are returned; the destination's rules are `DestinationInput.problems()`."""
@@ -120,7 +149,8 @@ def read_card(form: Form, stored: dict[str, str | None] | None) -> tuple[Destina
         problems.append(FieldProblem("calls_per_hour", f"must be a whole number, got {calls_text!r}"))
         calls = DEFAULT_CALLS_PER_HOUR
     names, mapping_problems = _parse_mapping(form.get("conversion_names"))
-    problems += mapping_problems
+    routes, route_problems = _parse_channels(form.get("event_channels"))
+    problems += mapping_problems + route_problems
     kept = stored or {}
 
     def secret(name: str) -> str | None:
@@ -139,6 +169,8 @@ def read_card(form: Form, stored: dict[str, str | None] | None) -> tuple[Destina
         client_secret=secret("client_secret"),
         access_token=secret("access_token"),
         refresh_token=secret("refresh_token"),
+        capi_token=secret("capi_token"),
+        event_channels=routes,
     )
     return data, problems
 
@@ -156,6 +188,7 @@ def _values(form: Form | None, destination: Destination | None) -> dict[str, str
         names = ("name", "environment", "customer_id", "account_id", "client_id", "uet_tag_id", "calls_per_hour")
         values = {name: form.get(name) for name in names}
         values["conversion_names"] = form.get("conversion_names")
+        values["event_channels"] = form.get("event_channels")
         return values
     if destination is not None:
         return {
@@ -167,6 +200,7 @@ def _values(form: Form | None, destination: Destination | None) -> dict[str, str
             "uet_tag_id": str(destination.uet_tag_id or ""),
             "calls_per_hour": str(destination.calls_per_hour),
             "conversion_names": _mapping_text(destination.conversion_names),
+            "event_channels": _channels_text(destination.event_channels),
         }
     return {
         "name": "Microsoft Advertising",
@@ -177,6 +211,7 @@ def _values(form: Form | None, destination: Destination | None) -> dict[str, str
         "uet_tag_id": "",
         "calls_per_hour": str(DEFAULT_CALLS_PER_HOUR),
         "conversion_names": _mapping_text(DEFAULT_CONVERSION_NAMES),
+        "event_channels": "",
     }
 
 
@@ -229,6 +264,8 @@ def _card(
         error_list=[(f, m) for f, ms in errors.items() for m in ms],
         health=health,
         last_test=destination.last_test if destination else None,
+        channels=[CHANNELS[c].label for c in destination.channels] if destination else [],
+        warnings=destination.routing().double_counted() if destination else [],
         oauth_error=oauth_error,
         key_problem=_key_problem(ctx, destination),
     )
@@ -315,13 +352,32 @@ def test_destination(ctx: Ctx) -> Response:
     _, destination = found
     if _key_problem(ctx, destination):
         return ctx.redirect(f"/destinations/{destination.id}", ("error", "Test not run: the secrets cannot be read."))
-    report = check_destination(ctx.dash.engine, ctx.dash.box, destination, ctx.dash.settings, http=ctx.dash.http)
+    report = check_destination(
+        ctx.dash.engine, ctx.dash.box, destination, ctx.dash.settings, http=ctx.dash.http
+    ).connection
     total = (report.token_ms or 0) + (report.api_ms or 0)
     if report.ok:
         flash = ("ok", f"Test passed in {total:.0f} ms.")
     else:
         flash = ("error", f"Test failed ({report.failed}) after {total:.0f} ms; details below.")
     return ctx.redirect(f"/destinations/{destination.id}#test", flash)
+
+
+def enable_auto_tagging(ctx: Ctx) -> Response:
+    """Turn MSCLKID auto-tagging on for the destination's account, then test again (which reads it back)."""
+    found = _destination(ctx)
+    if found is None:
+        return ctx.not_found("This destination")
+    _, destination = found
+    try:
+        with destination_client(
+            ctx.dash.engine, ctx.dash.box, destination, ctx.dash.settings, http=ctx.dash.http, max_retries=0
+        ) as client:
+            client.campaign_management.enable_msclkid_auto_tagging(account_id=destination.account_id)
+    except BingBridgeError as exc:
+        return ctx.redirect(f"/destinations/{destination.id}#test", ("error", f"Not turned on: {exc}"))
+    check_destination(ctx.dash.engine, ctx.dash.box, destination, ctx.dash.settings, http=ctx.dash.http)
+    return ctx.redirect(f"/destinations/{destination.id}#test", ("ok", "MSCLKID auto-tagging is on."))
 
 
 def switch_live(ctx: Ctx) -> Response:
@@ -428,6 +484,7 @@ def routes(dash: Dashboard) -> list[Route]:
         action(dash, "/destinations/{destination_id:int}", update_destination),
         action(dash, "/destinations/{destination_id:int}/test", test_destination),
         action(dash, "/destinations/{destination_id:int}/live", switch_live),
+        action(dash, "/destinations/{destination_id:int}/auto-tagging", enable_auto_tagging),
         action(dash, "/destinations/{destination_id:int}/connect", connect_existing),
         page(dash, "/oauth/callback", oauth_callback),
     ]

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bingbridge.conversions.channels import CHANNELS
 from bingbridge.errors import ValidationError
 from bingbridge.tracking.destinations import Destination, list_destinations
 from bingbridge.tracking.dispatch_log import STATUSES, list_dead_letters, replay_dead_letters
@@ -85,6 +86,7 @@ def dispatch_log(ctx: Ctx) -> Response:
         statuses=STATUSES,
         workspaces=workspaces,
         destinations=_destination_names(destinations, workspaces),
+        channels={name: channel.label for name, channel in CHANNELS.items()},
         older=older,
         newest=urlencode(chosen) if ctx.query("before_id") else None,
     )

@@ -3,6 +3,7 @@
  *   <script src="https://track.example.com/sdk.js"></script>
  *   <script>
  *     bingbridge.init({ key: "bbk_...", consent: { ad_storage: "granted" } });
+ *     bingbridge.page();
  *     bingbridge.track("purchase", { value: 49.9, currency: "EUR", user: { email: "a@b.c" } });
  *   </script>
  *
@@ -11,6 +12,9 @@
  * click. With ad_storage denied no cookie is written and no click id is sent (the service logs the event as
  * blocked). track() POSTs one event to <endpoint>/v1/events with fetch + keepalive, so it
  * survives the page being left; the endpoint defaults to the origin this script was loaded from.
+ * page() tracks a page load (event "page_view", sent to the UET Conversions API as a pageLoad). Every event carries
+ * the page it happened on: URL, referrer, title and one id per page load (made at init), so the events of a page
+ * share it. With ad_storage denied the URL and referrer are left out too (they may hold click ids).
  */
 (function (global) {
   "use strict";
@@ -22,7 +26,7 @@
 
   var doc = global.document;
   var currentScript = doc && doc.currentScript;
-  var state = { key: null, endpoint: null, consent: null, cookieDomain: null, clickIds: {} };
+  var state = { key: null, endpoint: null, consent: null, cookieDomain: null, clickIds: {}, pageLoadId: null };
 
   function scriptOrigin() {
     try {
@@ -101,7 +105,24 @@
     state.endpoint = String(options.endpoint || scriptOrigin()).replace(/\/+$/, "");
     state.consent = options.consent || null;
     state.cookieDomain = options.cookieDomain || null;
+    state.pageLoadId = uuid();
     return capture();
+  }
+
+  /** The page an event happens on; without ad_storage consent, no URL or referrer (they may carry click ids). */
+  function pageInfo(consentFlags) {
+    var denied = adStorageDenied(consentFlags);
+    return {
+      url: denied || !global.location ? undefined : global.location.href,
+      referrer: denied || !doc || !doc.referrer ? undefined : doc.referrer,
+      title: doc && doc.title ? doc.title : undefined,
+      load_id: state.pageLoadId || undefined
+    };
+  }
+
+  /** page(options?): track a page load, event "page_view" (same options as track). */
+  function page(options) {
+    return track("page_view", options);
   }
 
   /** consent({ad_storage}): update consent; granting it persists the click ids captured so far. */
@@ -127,6 +148,7 @@
       consent: eventConsent || undefined,
       user: options.user,
       click_ids: adStorageDenied(eventConsent) ? undefined : Object.assign({}, state.clickIds),
+      page: pageInfo(eventConsent),
       properties: options.properties
     };
     var body = JSON.stringify(event);
@@ -148,5 +170,5 @@
     return Object.assign({}, state.clickIds);
   }
 
-  global.bingbridge = { init: init, track: track, consent: consent, clickIds: clickIds };
+  global.bingbridge = { init: init, track: track, page: page, consent: consent, clickIds: clickIds };
 })(typeof window !== "undefined" ? window : this);

@@ -1,4 +1,5 @@
-"""Destination state shared by every worker and process: pauses, outages, refused credentials, the refresh lease.
+"""Destination state shared by every worker and process, per delivery channel: pauses, outages, refused credentials,
+the refresh lease (on the offline channel's row: only Microsoft Advertising's OAuth tokens rotate).
 
 Revision ID: 0004
 Revises: 0003
@@ -25,6 +26,7 @@ def upgrade() -> None:
             primary_key=True,
             autoincrement=False,
         ),
+        sa.Column("channel", sa.String(20), primary_key=True, server_default="offline"),
         sa.Column("paused_until", sa.DateTime),
         sa.Column("pause_reason", sa.Text),
         sa.Column("credentials_error", sa.String(200)),
