@@ -17,7 +17,9 @@ from bingbridge.tracking.workspaces import key_holder
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return {"BINGBRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "BINGBRIDGE_CONFIG": str(tmp_path / "none")}
+    config = tmp_path / "config.toml"
+    config.write_text("")
+    return {"BINGBRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "BINGBRIDGE_CONFIG": str(config)}
 
 
 def run(env: dict[str, str], *args: str, code: int = 0) -> Any:

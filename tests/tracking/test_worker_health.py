@@ -10,6 +10,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine, update
 
+from bingbridge.conversions.channels import OFFLINE
 from bingbridge.store.engine import create_engine_for, migrate, utcnow
 from bingbridge.store.schema import destinations
 from bingbridge.tracking.destination_state import credentials_changed, pause_for_credentials, record_failed_call
@@ -82,7 +83,9 @@ def test_three_failures_in_a_row_are_down(db: Engine, target: Destination) -> No
 def test_refused_credentials_are_down_at_once_until_they_are_saved_again(db: Engine, target: Destination) -> None:
     calls(db, target, [(2, True, None), (1, False, None)])
     with db.begin() as conn:
-        pause_for_credentials(conn, target.id, now=NOW, until=NOW + timedelta(minutes=5), error="invalid_grant")
+        pause_for_credentials(
+            conn, target.id, OFFLINE, now=NOW, until=NOW + timedelta(minutes=5), error="invalid_grant"
+        )
     health = destination_health(db, target.id, NOW)
     assert (health.status, health.reason) == ("Down", "credentials refused (invalid_grant): reconnect this destination")
     with db.begin() as conn:
@@ -95,7 +98,7 @@ def test_an_outage_names_since_when(db: Engine, target: Destination) -> None:
     with db.begin() as conn:
         for minutes in (3, 2, 1):
             at = NOW - timedelta(minutes=minutes)
-            record_failed_call(conn, target.id, now=at, retry_at=at + timedelta(seconds=30))
+            record_failed_call(conn, target.id, OFFLINE, now=at, retry_at=at + timedelta(seconds=30))
     health = destination_health(db, target.id, NOW)
     assert health.status == "Down"
     since = (NOW - timedelta(minutes=3)).isoformat(sep=" ", timespec="seconds")

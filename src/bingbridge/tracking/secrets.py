@@ -17,15 +17,12 @@ from bingbridge.settings import Settings
 class SecretKeyChanged(ConfigurationError):
     """Stored secrets were sealed under another secret key than the one configured now."""
 
-    hint = (
-        "Restore the secret key they were saved with (BINGBRIDGE_SECRET_KEY, or the key file), or enter the "
-        "destination's secrets again on its card in the dashboard and press Save."
-    )
-
     def __init__(self) -> None:
         super().__init__(
             "the stored destination secrets cannot be decrypted: they were encrypted with another secret key "
-            "(BINGBRIDGE_SECRET_KEY or the key file changed since they were saved)"
+            "(BINGBRIDGE_SECRET_KEY or the key file changed since they were saved)",
+            hint="Restore the secret key they were saved with (BINGBRIDGE_SECRET_KEY, or the key file), or enter the "
+            "destination's secrets again on its card in the dashboard and press Save.",
         )
 
 
