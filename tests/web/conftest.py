@@ -64,6 +64,7 @@ class DashboardWorld:
 
 
 def dashboard_settings(tmp_path: Path, **overrides: object) -> Settings:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     values: dict[str, object] = {
         "database_url": f"sqlite:///{tmp_path / 'bingbridge.db'}",
         "secret_key": Secret(Fernet.generate_key().decode()),
