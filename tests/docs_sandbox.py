@@ -20,6 +20,7 @@ import httpx
 
 from bingbridge.api.client import BingAdsClient
 from bingbridge.api.models.campaign import OfflineConversionGoal, UetTag
+from bingbridge.api.models.customer import ClientLink
 from bingbridge.auth.login import login
 from bingbridge.emulator.server import RunningEmulator, start_in_thread
 from bingbridge.serving import free_port
@@ -126,6 +127,22 @@ def _unlinked_account(emulator: RunningEmulator, home: int) -> int:
     raise AssertionError("the emulator's seed has no unlinked account")
 
 
+def _invite_home_accounts(emulator: RunningEmulator, settings: Settings, accounts: list[int], folder: Path) -> None:
+    """Another manager invites two of the home customer's accounts, so `client-links accept|decline` have a pending
+    invitation to answer (as the home user, the client side)."""
+    state = emulator.state
+    home = state.world.users[state.config.default_user_id].customer_id
+    manager_user = next(uid for uid, user in state.world.users.items() if user.customer_id != home)
+    manager = state.world.users[manager_user].customer_id
+    refresh = httpx.post(f"{emulator.url}/_emulator/tokens", json={"user_id": manager_user}).json()["refresh_token"]
+    as_manager = replace(
+        settings, refresh_token=Secret(refresh), customer_id=manager, token_file=folder / "manager-tokens.json"
+    )
+    links = [ClientLink(client_entity_id=account, managing_customer_id=manager) for account in accounts]
+    with BingAdsClient(as_manager) as client:
+        assert all(result.ok for result in client.customer_management.add_client_links(links))
+
+
 def _write_inputs(folder: Path) -> None:
     """The files the documented commands name, with conversions Microsoft would accept."""
     when = datetime.now(UTC) - timedelta(days=1)
@@ -168,6 +185,7 @@ def open_sandbox(folder: Path) -> Sandbox:
         [goal] = client.campaign_management.add_conversion_goals([OfflineConversionGoal(name=GOAL)])
         [tag] = client.campaign_management.add_uet_tags([UetTag(name="Docs site")])
     assert goal.value is not None and tag.value is not None and tag.value.id is not None
+    _invite_home_accounts(emulator, settings, accounts[1:3], folder)
     _write_inputs(folder)
     browser = folder / "browser"
     browser.write_text(BROWSER)
@@ -191,6 +209,7 @@ def open_sandbox(folder: Path) -> Sandbox:
         "987654321": str(_unlinked_account(emulator, home)),
         "123": str(accounts[0]),
         "456": str(accounts[1]),
+        "789": str(accounts[2]),
         "123456": str(goal.value),
         "654321": str(tag.value.id),
         "CLIENT_ID": config.client_id,

@@ -148,7 +148,7 @@ def test_goals_add_without_an_account_stops_before_the_call(
     before = len(httpx.get(f"{bingads_emulator.url}/_emulator/state").content)
     without = {k: v for k, v in env.items() if k != "BINGBRIDGE_ACCOUNT_ID"}
     result = run(without, "goals", "add", "--name", "No account")
-    failed(result, 2, "AddConversionGoals needs an ad account id", "BINGBRIDGE_ACCOUNT_ID", "Pass --account-id.")
+    failed(result, 2, "AddConversionGoals acts for an ad account", "BINGBRIDGE_ACCOUNT_ID", "Pass --account-id.")
     assert "1030" not in result.stderr
     assert len(httpx.get(f"{bingads_emulator.url}/_emulator/state").content) == before
 

@@ -114,7 +114,7 @@ def accounts_auto_tagging(
     """Whether the account adds an msclkid to landing URLs (MSCLKIDAutoTaggingEnabled); without it no offline
     conversion or CAPI event can be matched by click. Exit 1 when it is off and --enable was not given.
 
-    Example: bingbridge accounts auto-tagging --account-id 123456789 --enable
+    Example: bingbridge accounts auto-tagging --enable
     """
     with make_client(config_file, **conn) as client:
         service = client.campaign_management
@@ -349,12 +349,12 @@ def _change_links(status: str, ids: tuple[int, ...], customer_links: bool, as_js
     _emit_link_results(results, as_json, "status")
 
 
-def _link_change_command(name: str, status: str, summary: str) -> None:
+def _link_change_command(name: str, status: str, summary: str, example_id: int) -> None:
     help_text = f"""{summary} (UpdateClientLinks).
 
     IDS are the client account ids of the links (with --customer-link: client customer ids).
 
-    Example: bingbridge client-links {name} 987654321
+    Example: bingbridge client-links {name} {example_id}
     """
 
     @client_links.command(name, help=help_text)
@@ -367,9 +367,11 @@ def _link_change_command(name: str, status: str, summary: str) -> None:
         _change_links(status, ids, customer_link, as_json, **conn)
 
 
-_link_change_command("accept", "LinkAccepted", "As the client, accept pending links from a manager")
-_link_change_command("decline", "LinkDeclined", "As the client, decline pending links from a manager")
-_link_change_command("cancel", "LinkCanceled", "As the manager (BINGBRIDGE_CUSTOMER_ID), cancel links still pending")
+_link_change_command("accept", "LinkAccepted", "As the client, accept pending links from a manager", 456)
+_link_change_command("decline", "LinkDeclined", "As the client, decline pending links from a manager", 789)
+_link_change_command(
+    "cancel", "LinkCanceled", "As the manager (BINGBRIDGE_CUSTOMER_ID), cancel links still pending", 987654321
+)
 
 
 def _customer_id(client: BingAdsClient, option: str) -> int:

@@ -91,7 +91,10 @@ def workspaces_list(as_json: bool, config_file: Path | None, database_url: str |
 
 @click.group()
 def keys() -> None:
-    """Workspace keys: public ingestion keys (post events only) and secret API keys (read and operate)."""
+    """Workspace keys: public ingestion keys (post events only) and secret API keys (read and operate).
+
+    Example: bingbridge keys list
+    """
 
 
 _KEY_COLUMNS = ["id", "workspace_id", "kind", "name", "key_prefix", "created_at", "revoked_at"]
@@ -185,7 +188,7 @@ def keys_rotate(key_id: int, as_json: bool, config_file: Path | None, database_u
 def keys_revoke(key_id: int, as_json: bool, config_file: Path | None, database_url: str | None) -> None:
     """Revoke a key: requests carrying it get 401 (an ingestion key within 5 seconds).
 
-    Example: bingbridge keys revoke 2
+    Example: bingbridge keys revoke 3
     """
     from dataclasses import asdict
 
