@@ -84,11 +84,11 @@ def test_sandbox_uses_sandbox_hosts_and_scope() -> None:
     assert Endpoints.for_settings(settings).scope == "https://si.ads.microsoft.com/msads.manage offline_access"
 
 
-def test_trusted_proxies_are_addresses_or_networks() -> None:
-    loaded = Settings.load(
-        environ={"BINGBRIDGE_TRUSTED_PROXIES": " 10.0.0.1, 10.0.0.0/8 ,::1"}, config_file=Path("/none")
-    )
+def test_trusted_proxies_are_addresses_or_networks(tmp_path: Path) -> None:
+    empty = tmp_path / "config.toml"
+    empty.write_text("")
+    loaded = Settings.load(environ={"BINGBRIDGE_TRUSTED_PROXIES": " 10.0.0.1, 10.0.0.0/8 ,::1"}, config_file=empty)
     assert loaded.trusted_proxies == "10.0.0.1,10.0.0.0/8,::1"
-    assert Settings.load(environ={"BINGBRIDGE_TRUSTED_PROXIES": "*"}, config_file=Path("/none")).trusted_proxies == "*"
+    assert Settings.load(environ={"BINGBRIDGE_TRUSTED_PROXIES": "*"}, config_file=empty).trusted_proxies == "*"
     with pytest.raises(ConfigurationError, match="BINGBRIDGE_TRUSTED_PROXIES"):
-        Settings.load(environ={"BINGBRIDGE_TRUSTED_PROXIES": "proxy.local"}, config_file=Path("/none"))
+        Settings.load(environ={"BINGBRIDGE_TRUSTED_PROXIES": "proxy.local"}, config_file=empty)
