@@ -23,7 +23,7 @@ from bingbridge.api.client import BingAdsClient
 from bingbridge.api.models import reporting as m
 from bingbridge.api.operations import Operation
 from bingbridge.metrics.importer import ImportOptions, run_import
-from bingbridge.metrics.report_types import AD
+from bingbridge.metrics.report_types import AD, AGGREGATIONS, REPORT_TYPES, ReportType
 from bingbridge.store import create_engine_for
 from tests.msads_compat import MSADS_IMPORT_WARNING, assert_accepted_by_msads, msads_model, msads_module_name
 from tests.msads_support import BASE_URL, Recorded, recording_client
@@ -143,11 +143,32 @@ def test_every_submit_body_of_an_import_is_accepted_by_msads(
 
     engine = create_engine_for(f"sqlite:///{tmp_path / 'm.db'}")
     with httpx.Client(event_hooks={"request": [keep]}) as http, BingAdsClient(bingads_settings, http=http) as client:
-        run_import(client, engine, ImportOptions(days=20), sleep=lambda _: None)
+        run_import(client, engine, ImportOptions(days=20, group_size=3), sleep=lambda _: None)
+        for spec in REPORT_TYPES.values():
+            run_import(client, engine, ImportOptions(days=20, report=spec.name), sleep=lambda _: None)
     engine.dispose()
-    assert len(bodies) >= 5
+    assert len(bodies) >= 3 + len(REPORT_TYPES)
+    assert {b["ReportRequest"]["Type"] for b in bodies} == {t.request_type for t in REPORT_TYPES.values()}
+    assert max(len(b["ReportRequest"]["Scope"]["AccountIds"]) for b in bodies) >= 5
     for body in bodies:
         assert_accepted_by_msads("SubmitGenerateReportRequest", body, package="reporting")
+
+
+@pytest.mark.parametrize("aggregation", sorted(AGGREGATIONS.values()))
+@pytest.mark.parametrize("spec", REPORT_TYPES.values(), ids=lambda t: t.name)
+def test_every_report_type_and_aggregation_is_accepted_by_msads(
+    spec: ReportType, aggregation: str, recorded: Recorded
+) -> None:
+    request = rep.report_request(
+        [ACCOUNT, OTHER_ACCOUNT], dt.date(2026, 1, 1), dt.date(2026, 3, 1), today=TODAY, report=spec,
+        aggregation=aggregation,
+    )  # fmt: skip
+    recorded.client.reporting.submit_generate_report(request, today=TODAY)
+    (sent,) = recorded.transport.requests
+    body = json.loads(sent.content)
+    assert body["ReportRequest"]["Type"] == spec.request_type
+    assert ("TimePeriod" in body["ReportRequest"]["Columns"]) == (aggregation != "Summary")
+    assert_accepted_by_msads("SubmitGenerateReportRequest", body, package="reporting")
 
 
 def test_checker_rejects_a_report_type_msads_does_not_know() -> None:
