@@ -33,7 +33,11 @@ def test_import_then_runs_then_every_export_format(env: dict[str, str], tmp_path
     assert imported.returncode == 0, imported.stderr
     summary = json.loads(imported.stdout)
     assert summary["status"] == "succeeded" and summary["accounts"] == 3 and summary["days"] == 10
-    assert summary["rows"] > 100 and len(summary["report_ids"]) == summary["jobs"] == 1 and set(summary["spend"]) == {"USD"}
+    assert (
+        summary["rows"] > 100
+        and len(summary["report_ids"]) == summary["jobs"] == 1
+        and set(summary["spend"]) == {"USD"}
+    )
 
     runs = run(env, "runs", "--json")
     assert runs.returncode == 0, runs.stderr
