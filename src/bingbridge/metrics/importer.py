@@ -36,7 +36,7 @@ from bingbridge.api.models.customer import AdvertiserAccount
 from bingbridge.api.models.timezones import report_time_zone, today_in
 from bingbridge.errors import ApiError, BingBridgeError, FieldProblem, ThrottledError, ValidationError
 from bingbridge.metrics import loading, reports
-from bingbridge.metrics.report_file import ColumnBatch, ReportFile
+from bingbridge.metrics.report_file import ReportFile
 from bingbridge.metrics.report_types import AGGREGATIONS, ReportType, report_type
 from bingbridge.store import ad_metrics as db
 from bingbridge.store import migrate
@@ -354,7 +354,8 @@ class _Run:
             self.tell(group, "no data")
             return
         self.tell(group, "downloading")
-        table = db.report_table(self.spec, self.options.aggregation)
+        spec, aggregation = self.spec, self.options.aggregation
+        table = db.report_table(spec, aggregation)
         rows: Counter[int] = Counter()
         with tempfile.TemporaryFile() as spool:
             reports.download(self.client, job, spool, self.sleep)
@@ -362,24 +363,26 @@ class _Run:
             imported_at = utcnow()
             with ReportFile(spool) as report, self.engine.begin() as conn:
                 db.ensure_table(conn, table)
-                for batch in report.batches():
-                    records = loading.table_columns(
-                        self.spec, self.options.aggregation, batch, group.request, self.run_id, imported_at
-                    )
+                batches = (
+                    loading.table_columns(spec, aggregation, batch, group.request, self.run_id, imported_at)
+                    for batch in report.batches()
+                )
+                for records in loading.chunks(batches):
                     db.upsert_columns(conn, table, records)
-                    self._tally(batch)
+                    self._tally(records)
                     rows.update(records["account_id"])
                     for sink in self.sinks:
-                        sink.write(loading.export_records(self.spec, self.options.aggregation, records))
+                        sink.write(loading.export_records(spec, aggregation, records))
                 db.mark_job(conn, job_row, "loaded", sum(rows.values()))
         for outcome in group.outcomes:
             outcome.rows = rows.get(outcome.plan.account_id, 0)
             outcome.status = "loaded" if outcome.rows else "no data"
         self.tell(group, "loaded")
 
-    def _tally(self, batch: ColumnBatch) -> None:
-        currencies = batch.columns.get("currency_code") or [None] * batch.length
-        spend = batch.columns.get("spend") or [0.0] * batch.length
+    def _tally(self, records: dict[str, list[Any]]) -> None:
+        n = len(records["account_id"])
+        currencies = records.get("currency_code") or [None] * n
+        spend = records.get("spend") or [0.0] * n
         for currency, amount in zip(currencies, spend, strict=True):
             key = currency or "?"
             self.spend[key] = self.spend.get(key, 0.0) + amount

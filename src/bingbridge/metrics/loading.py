@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -63,6 +63,27 @@ def table_columns(
     out["run_id"] = [run_id] * n
     out["imported_at"] = [imported_at] * n
     return out
+
+
+# Rows written per upsert: SQLite's executemany and PostgreSQL's COPY both gain from more rows per call than one
+# Arrow block holds (a few hundred); 20,000 rows of a report table take a few MB.
+CHUNK_ROWS = 20_000
+
+
+def chunks(batches: Iterable[dict[str, list[Any]]], rows: int = CHUNK_ROWS) -> Iterator[dict[str, list[Any]]]:
+    """Column batches merged into chunks of at least `rows` rows (the last one smaller)."""
+    pending: dict[str, list[Any]] | None = None
+    for batch in batches:
+        if pending is None:
+            pending = {name: list(values) for name, values in batch.items()}
+        else:
+            for name, values in batch.items():
+                pending[name].extend(values)
+        if len(pending["account_id"]) >= rows:
+            yield pending
+            pending = None
+    if pending is not None and pending["account_id"]:
+        yield pending
 
 
 def export_records(spec: ReportType, aggregation: str, columns: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
