@@ -133,6 +133,29 @@ def test_submit_answers_microsofts_reporting_codes(
     assert (error.status, error.errors[0].code, error.errors[0].error_code) == (400, code, symbol)
 
 
+def test_a_valid_report_type_the_emulator_has_no_data_for_is_accepted_and_has_no_file(client: BingAdsClient) -> None:
+    account = _account(client)
+    body = _valid(account, Type="ShareOfVoiceReportRequest", Columns=["TimePeriod", "AccountId", "Impressions"])
+    answer = client.raw_rest(
+        "reporting", "POST", rep.SUBMIT_GENERATE_REPORT.path, {"ReportRequest": body}, account_id=account
+    )
+    report_id = answer.body["ReportRequestId"]
+    statuses = [client.reporting.poll_generate_report(report_id, account_id=account) for _ in range(3)]
+    assert [s.status for s in statuses] == ["Pending", "Pending", "Success"]
+    assert statuses[-1].report_download_url is None  # Microsoft's answer when no data matches
+
+
+def test_the_client_sends_a_valid_report_type_it_has_no_spec_for(client: BingAdsClient) -> None:
+    request = m.ReportRequest(
+        type="ShareOfVoiceReportRequest", aggregation="Daily", columns=["TimePeriod", "AccountId", "Impressions"],
+        scope=m.AccountThroughAdGroupReportScope(account_ids=[_account(client)]), time=m.ReportTime(
+            predefined_time="Yesterday"),
+    )  # fmt: skip
+    assert client.reporting.submit_generate_report(request, today=_today())
+    with pytest.raises(ValidationError, match="unknown report type"):
+        client.reporting.submit_generate_report(request.model_copy(update={"type": "NoSuchReportRequest"}), today=TODAY)
+
+
 @pytest.mark.parametrize(
     ("start_back", "end_back", "code"),
     [(3, 5, 2011), (-3, -1, 2041), (5, -2, 2010), (1200, 1, 2040)],
