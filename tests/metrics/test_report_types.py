@@ -149,6 +149,15 @@ def test_hourly_rows_carry_the_hour_and_add_up_to_the_day(
     assert {r["hour"] for r in rows} == set(range(24))
 
 
+def test_an_hourly_backfill_starts_within_the_six_months_microsoft_keeps(client: BingAdsClient, engine: Engine) -> None:
+    result = imported(client, engine, report="account", aggregation="Hourly", days=365, lookback_days=0)
+    (plan,) = {(o.plan.start, o.plan.end) for o in result.outcomes}
+    assert plan[0] == rep.earliest_date(plan[1] + dt.timedelta(days=1), "Hourly") and (plan[1] - plan[0]).days < 190
+    with pytest.raises(ValidationError, match="hourly data"):
+        rep.report_request([1], plan[0] - dt.timedelta(days=1), plan[1], today=plan[1] + dt.timedelta(days=1),
+                           aggregation="Hourly")  # fmt: skip
+
+
 def test_a_custom_column_list_is_requested_and_stored(
     client: BingAdsClient, bingads_emulator: RunningEmulator, engine: Engine, recorder: Any
 ) -> None:

@@ -52,8 +52,9 @@ DOWNLOAD = "DownloadReport"  # the name download errors carry; it is a plain GET
 # Microsoft's performance reports take up to 1,000 accounts in AccountIds (2029 AccountsOverLimit beyond).
 MAX_REPORT_ACCOUNTS = 1000
 MAX_REPORT_NAME = 200
-# Ad performance Daily data is kept 36 months (reference 5.4, data retention).
+# Daily (and longer) data is kept 36 months, hourly data 6 months (reference 5.4 and 11, data retention).
 DAILY_RETENTION_MONTHS = 36
+HOURLY_RETENTION_MONTHS = 6
 # The download URL lives 5 minutes after Poll answers Success; a report request id lives 2 days.
 DOWNLOAD_URL_TTL = dt.timedelta(minutes=5)
 REPORT_ID_TTL = dt.timedelta(days=2)
@@ -79,6 +80,13 @@ def earliest_daily_date(today: dt.date) -> dt.date:
     the month), the stricter reading, so a request we accept is never refused for retention.
     """
     return months_before(today, DAILY_RETENTION_MONTHS)
+
+
+def earliest_date(today: dt.date, aggregation: str | None) -> dt.date:
+    """The oldest day data at `aggregation` can be asked for (hourly rows are kept 6 months, the rest 36)."""
+    if aggregation in ("Hourly", "HourOfDay"):
+        return months_before(today, HOURLY_RETENTION_MONTHS)
+    return earliest_daily_date(today)
 
 
 def _check(problems: list[FieldProblem]) -> None:
@@ -131,7 +139,7 @@ def check_report_request(request: m.ReportRequest, today: dt.date) -> None:
         if not custom and time.predefined_time not in m.REPORT_TIME_PERIODS:
             problems.append(FieldProblem("time", f"predefined time must be one of {', '.join(m.REPORT_TIME_PERIODS)}"))
         if custom:
-            problems += _range_problems(time, today)
+            problems += _range_problems(time, today, request.aggregation)
     _check(problems)
 
 
@@ -146,7 +154,7 @@ def _column_problems(spec: ReportType, columns: list[str]) -> list[FieldProblem]
     return problems
 
 
-def _range_problems(time: m.ReportTime, today: dt.date) -> list[FieldProblem]:
+def _range_problems(time: m.ReportTime, today: dt.date, aggregation: str | None) -> list[FieldProblem]:
     problems: list[FieldProblem] = []
     dates: dict[str, dt.date] = {}
     for name, value in (("start_date", time.custom_date_range_start), ("end_date", time.custom_date_range_end)):
@@ -164,11 +172,10 @@ def _range_problems(time: m.ReportTime, today: dt.date) -> list[FieldProblem]:
         problems.append(FieldProblem("start_date", f"{start} is in the future (today is {today})"))
     if end and end > today:
         problems.append(FieldProblem("end_date", f"{end} is in the future (today is {today})"))
-    earliest = earliest_daily_date(today)
+    earliest = earliest_date(today, aggregation)
     if start and start < earliest:
-        problems.append(
-            FieldProblem("start_date", f"{start} is older than Microsoft keeps daily data (36 months: {earliest})")
-        )
+        kept = "hourly data (6 months" if earliest > earliest_daily_date(today) else "daily data (36 months"
+        problems.append(FieldProblem("start_date", f"{start} is older than Microsoft keeps {kept}: {earliest})"))
     return problems
 
 

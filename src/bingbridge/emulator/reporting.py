@@ -210,8 +210,10 @@ def _validate_time(state: EmulatorState, req: m.ReportRequest) -> None:
         raise reporting_fault(2010, "The end date cannot be in the future.")
     if end < start:
         raise reporting_fault(2011, "The end date is before the start date.")
-    if start < rules.earliest_daily_date(today):
-        raise reporting_fault(2040, "The custom date range starts before the data Microsoft keeps (36 months).")
+    if start < rules.earliest_date(today, req.aggregation):
+        raise reporting_fault(
+            2040, "The custom date range starts before the data kept for this aggregation."
+        )
     if req.return_only_complete_data and end >= today:
         raise reporting_fault(2004, "Complete data is not available for a range that includes today.")
 

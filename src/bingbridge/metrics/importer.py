@@ -6,7 +6,7 @@ Ranges (each account's own time zone decides what "yesterday" is):
   (`--lookback-days`, default 30: recent days Microsoft may still revise are imported again and updated in place),
   and, for a plain daily run, the day after the newest stored day (so missed days are caught up). An account with
   nothing stored gets a one-year backfill by default, as Amplitude's integration offers.
-- Nothing starts before the 36 months of Daily data Microsoft keeps.
+- Nothing starts before the data Microsoft keeps: 36 months of daily (and longer) data, 6 months of hourly.
 Jobs (reference 11): accounts whose ranges agree share one report of up to 1,000 AccountIds (`group_size`), so a
 daily run over 1,000 accounts is one job per distinct range, however many days it covers. At most
 `max_in_flight` jobs run at once; on 207 ConcurrentRequestOverLimit we finish running jobs before submitting more.
@@ -263,7 +263,7 @@ def plan_account(
         starts.append(end - dt.timedelta(days=DEFAULT_BACKFILL_DAYS - 1))
     else:
         starts.append(newest_stored + dt.timedelta(days=1))
-    start = max(min(starts), rules.earliest_daily_date(today))
+    start = max(min(starts), rules.earliest_date(today, options.aggregation))
     return AccountPlan(account.id, account.parent_customer_id, account.name or "", zone, today, min(start, end), end)
 
 
