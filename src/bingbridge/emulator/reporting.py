@@ -211,9 +211,7 @@ def _validate_time(state: EmulatorState, req: m.ReportRequest) -> None:
     if end < start:
         raise reporting_fault(2011, "The end date is before the start date.")
     if start < rules.earliest_date(today, req.aggregation):
-        raise reporting_fault(
-            2040, "The custom date range starts before the data kept for this aggregation."
-        )
+        raise reporting_fault(2040, "The custom date range starts before the data kept for this aggregation.")
     if req.return_only_complete_data and end >= today:
         raise reporting_fault(2004, "Complete data is not available for a range that includes today.")
 
