@@ -212,6 +212,7 @@ _QUERIES = ("{} sale", "best {}")
 _LOCATIONS = (("United States", "Seattle"), ("United States", "Chicago"), ("Canada", "Toronto"))
 _GOALS = (("Purchase", "Purchase"), ("Sign-up", "NewsletterSignup"))
 _ASSET_GROUPS = ("All products", "Spring collection")
+_AUDIENCES = (("25-34", "Female"), ("25-34", "Male"), ("35-49", "Female"), ("35-49", "Male"))
 MEASURES = ("Impressions", "Clicks", "Spend", "Conversions", "Revenue")  # Spend and Revenue in cents
 
 
@@ -311,6 +312,10 @@ def facts(report: str, rows: Iterator[MetricsRow]) -> Iterator[Fact]:
             for g, ((goal, _kind), part) in enumerate(zip(_GOALS, parts, strict=True)):
                 goal_id = 90_000_000 + ad.account_id % 1_000_000 * 10 + g
                 yield Fact(day, (*_ad_group(ad), ("GoalId", goal_id), ("Goal", goal)), part)
+        elif report == "age_gender":
+            parts = _split(_measures(row), mix(ad.key ^ 0xA6E, day.toordinal()), len(_AUDIENCES))
+            for (age, gender), part in zip(_AUDIENCES, parts, strict=True):
+                yield Fact(day, (*_ad_group(ad), ("AgeGroup", age), ("Gender", gender)), part)
         else:
             raise KeyError(f"the emulator has no data for the {report} report")
 
@@ -338,4 +343,4 @@ def asset_groups_of(world: AdMetricsWorld, ads: list[SyntheticAd]) -> list[Synth
 
 
 SERVED_REPORTS = ("ad", "account", "campaign", "ad_group", "keyword", "search_query", "geographic", "asset_group",
-                  "conversion")  # fmt: skip
+                  "conversion", "age_gender")  # fmt: skip

@@ -63,6 +63,8 @@ COLUMNS: dict[str, Column] = _columns(
     Column("City", "city"),
     Column("AssetGroupId", "asset_group_id", "id"),
     Column("AssetGroupName", "asset_group_name"),
+    Column("AgeGroup", "age_group"),
+    Column("Gender", "gender"),
     Column("GoalId", "goal_id", "id"),
     Column("Goal", "goal"),
     Column("CurrencyCode", "currency_code", export="currency"),
@@ -227,6 +229,14 @@ REPORT_TYPES: dict[str, ReportType] = {
             ("AccountId", "AdGroupId", "GoalId"),
             "Conversion Goal Metrics",
             ("AccountNumber", "DeviceType", "AllConversions"),
+        ),
+        ReportType(
+            "age_gender",
+            "AgeGenderAudienceReportRequest",
+            ("TimePeriod", *_ACCOUNT, *_CAMPAIGN, *_AD_GROUP, "AgeGroup", "Gender", *_MEASURES),
+            ("AccountId", "AdGroupId", "AgeGroup", "Gender"),
+            "Age and Gender Metrics",
+            ("AccountNumber", "AllConversions"),
         ),
     )
 }
