@@ -23,28 +23,16 @@ import httpx
 from sqlalchemy import Engine, func, select
 
 from bingbridge.api.client import BingAdsClient
+from bingbridge.emulator.pytest_plugin import emulator_settings
 from bingbridge.emulator.reporting import report_rows, reporting_state
 from bingbridge.emulator.server import RunningEmulator, start_in_thread
 from bingbridge.emulator.state import EmulatorConfig
 from bingbridge.metrics.importer import ImportOptions, ImportResult, run_import
 from bingbridge.metrics.report_types import ReportType, report_type
-from bingbridge.settings import Secret, Settings
 from bingbridge.store import ad_metrics as db
 from bingbridge.store import create_engine_for
 
 SUBMIT = "/Reporting/v13/GenerateReport/Submit"
-
-
-def settings_for(emulator: RunningEmulator, folder: Path) -> Settings:
-    tokens = httpx.post(f"{emulator.url}/_emulator/tokens").json()
-    return Settings(
-        client_id=emulator.config.client_id,
-        client_secret=Secret(emulator.config.client_secret),
-        developer_token=Secret(emulator.config.developer_token),
-        refresh_token=Secret(tokens["refresh_token"]),
-        api_base_url=emulator.url,
-        token_file=folder / "tokens.json",
-    )
 
 
 def truth_totals(emulator: RunningEmulator, report: str, result: ImportResult) -> dict[str, object]:
@@ -110,7 +98,7 @@ def main() -> None:
         start_clock = reporting.clock()
         now = dt.datetime.fromtimestamp(start_clock, dt.UTC)
         with httpx.Client(event_hooks={"request": [count]}, timeout=600) as http:
-            client = BingAdsClient(settings_for(emulator, folder), http=http)
+            client = BingAdsClient(emulator_settings(emulator, folder / "tokens.json"), http=http)
             for label, day in (("first import (one-year backfill)", 0), ("next day's daily run", 1)):
                 reporting.clock = lambda day=day: start_clock + day * 86400
                 submits.clear()

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from bingbridge.api import reporting as rep
 from bingbridge.api.client import BingAdsClient
+from bingbridge.emulator.pytest_plugin import emulator_settings
 from bingbridge.emulator.server import RunningEmulator, start_in_thread
 from bingbridge.emulator.state import EmulatorConfig
 from bingbridge.errors import ValidationError
@@ -24,7 +25,6 @@ from bingbridge.metrics import sinks
 from bingbridge.metrics.importer import ImportOptions, ImportResult, check_options, run_import
 from bingbridge.metrics.report_file import ReportFile
 from bingbridge.metrics.report_types import REPORT_TYPES, ReportType
-from bingbridge.settings import Secret, Settings
 from bingbridge.store import ad_metrics as db
 from tests.msads_compat import MSADS_IMPORT_WARNING
 
@@ -245,15 +245,7 @@ def agency() -> Any:
 
 
 def test_twelve_hundred_accounts_are_one_job_per_thousand_per_range(agency: RunningEmulator, tmp_path: Path) -> None:
-    tokens = httpx.post(f"{agency.url}/_emulator/tokens").json()
-    settings = Settings(
-        client_id=agency.config.client_id,
-        client_secret=Secret(agency.config.client_secret),
-        developer_token=Secret(agency.config.developer_token),
-        refresh_token=Secret(tokens["refresh_token"]),
-        api_base_url=agency.url,
-        token_file=tmp_path / "tokens.json",
-    )
+    settings = emulator_settings(agency, tmp_path / "tokens.json")
     from bingbridge.store import create_engine_for
 
     engine = create_engine_for(f"sqlite:///{tmp_path / 'agency.db'}")

@@ -219,9 +219,11 @@ class EmulatorState:
         have = len(self.visible_account_ids(user))
         if accounts < have:
             raise ValueError(f"--accounts must be at least {have}, the accounts of the seeded world")
-        now = datetime(2026, 1, 1, tzinfo=UTC)
         agency = w.users[user].customer_id
+        # New clients copy the seeded ones: a customer, an active account, the agency's active CustomerLink.
         template = next(iter(w.customers.values()))
+        account = next(a for a in w.accounts.values() if a.account_life_cycle_status == "Active")
+        link = next(x for x in self.active_links(agency) if x.type == "CustomerLink")
         for first in range(have, accounts, ACCOUNTS_PER_CLIENT):
             cid = self.new_id()
             number = len(w.customers) + 1
@@ -231,38 +233,25 @@ class EmulatorState:
             for n in range(min(ACCOUNTS_PER_CLIENT, accounts - first)):
                 aid = self.new_id()
                 zone, currency = _ZONES[(first + n) % len(_ZONES)]
-                w.accounts[aid] = m.AdvertiserAccount(
-                    id=aid,
-                    name=f"Client {number:04d} - Account {n + 1:03d}",
-                    number=self._number("F"),
-                    parent_customer_id=cid,
-                    bill_to_customer_id=cid,
-                    currency_code=currency,
-                    language="English",
-                    time_zone=zone,
-                    account_life_cycle_status="Active",
-                    account_financial_status="ClearFinancialStatus",
-                    payment_method_type="Invoice",
-                    auto_tag_type="Inactive",
-                    last_modified_time=now,
+                w.accounts[aid] = account.model_copy(
+                    update={
+                        "id": aid,
+                        "name": f"Client {number:04d} - Account {n + 1:03d}",
+                        "number": self._number("F"),
+                        "parent_customer_id": cid,
+                        "bill_to_customer_id": cid,
+                        "currency_code": currency,
+                        "time_zone": zone,
+                    }
                 )
             w.client_links.append(
-                m.ClientLink(
-                    type="CustomerLink",
-                    client_entity_id=cid,
-                    client_entity_number=w.customers[cid].number,
-                    client_entity_name=w.customers[cid].name,
-                    managing_customer_id=agency,
-                    managing_customer_number=w.customers[agency].number,
-                    managing_customer_name=w.customers[agency].name,
-                    name=f"Client {number:04d} link",
-                    is_bill_to_client=True,
-                    start_date=now,
-                    status="Active",
-                    suppress_notification=True,
-                    last_modified_date_time=now,
-                    last_modified_by_user_id=user,
-                    customer_link_permission="Standard",
+                link.model_copy(
+                    update={
+                        "client_entity_id": cid,
+                        "client_entity_number": w.customers[cid].number,
+                        "client_entity_name": w.customers[cid].name,
+                        "name": f"Client {number:04d} link",
+                    }
                 )
             )
 
