@@ -148,8 +148,9 @@ def test_too_many_concurrent_reports_waits_for_running_jobs(
     client: BingAdsClient, bingads_emulator: RunningEmulator, engine: Engine
 ) -> None:
     bingads_emulator.config.max_concurrent_reports = 1
-    result = run_import(client, engine, ImportOptions(days=30, max_in_flight=3), sleep=no_sleep)
+    result = run_import(client, engine, ImportOptions(days=30, max_in_flight=3, group_size=2), sleep=no_sleep)
     assert result.status == "succeeded", result.errors
+    assert result.jobs == -(-len(result.outcomes) // 2) > 1  # several jobs, though only one may run at a time
     check_against_truth(bingads_emulator, engine, result)
 
 
