@@ -448,7 +448,7 @@ def build_report(state: EmulatorState, req: m.ReportRequest) -> tuple[bytes | No
     now = reporting_state(state).now()
     start, end = _resolved_range(req.time, today_in(zone_name, now))
     aggregation = req.aggregation or "Summary"
-    delimiter = data_delimiter(req)
+    delimiter = _delimiter(req)
     with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as data:
         writer = csv.writer(data, delimiter=delimiter, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
         count = 0
@@ -458,14 +458,13 @@ def build_report(state: EmulatorState, req: m.ReportRequest) -> tuple[bytes | No
         if not count:
             return None, 0
         data.seek(0)
-        return _zipped(req, spec, (start, end), now, count, data), count
+        return _zipped(req, (start, end), now, count, data), count
 
 
-def _zipped(
-    req: m.ReportRequest, spec: ReportType, period: tuple[dt.date, dt.date], now: dt.datetime, count: int, data: IO[str]
-) -> bytes:
+def _zipped(req: m.ReportRequest, span: tuple[dt.date, dt.date], now: dt.datetime, count: int, data: IO[str]) -> bytes:
+    """The file: header block, column row, the data rows written so far (`data`), footer; zipped."""
     assert req.time is not None and req.columns is not None
-    start, end = period
+    start, end = span
     zone_name = req.time.report_time_zone or DEFAULT_REPORT_TIME_ZONE
     name = req.report_name or f"{req.type.removesuffix('Request')}-{now:%m-%d-%Y %H:%M:%S}"
     payload = io.BytesIO()
@@ -474,7 +473,7 @@ def _zipped(
         archive.open(f"{name.replace('/', '-').replace(':', '-')}.csv", "w", force_zip64=True) as member,
         io.TextIOWrapper(member, encoding="utf-8-sig", newline="") as text,
     ):
-        writer = csv.writer(text, delimiter=data_delimiter(req), quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+        writer = csv.writer(text, delimiter=_delimiter(req), quoting=csv.QUOTE_ALL, lineterminator="\r\n")
         if not req.exclude_report_header:
             report_time = _us_date(start) if start == end else f"{_us_date(start)},{_us_date(end)}"
             last_day = now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=3)
@@ -500,7 +499,7 @@ def _zipped(
     return payload.getvalue()
 
 
-def data_delimiter(req: m.ReportRequest) -> str:
+def _delimiter(req: m.ReportRequest) -> str:
     return "\t" if req.format == "Tsv" else ","
 
 
