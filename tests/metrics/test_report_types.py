@@ -192,7 +192,7 @@ def test_one_failing_account_is_isolated_and_the_rest_of_its_group_loads(
 ) -> None:
     accounts = [a.id for a in client.customer_management.get_accounts_info() if a.account_life_cycle_status == "Active"]
     bad = accounts[2]
-    bingads_emulator.config.report_error_account_ids = {bad}
+    httpx.post(f"{bingads_emulator.url}/_emulator/config", json={"report_error_account_ids": [bad]}).raise_for_status()
     result = run_import(client, engine, ImportOptions(days=10, lookback_days=0), sleep=no_sleep)
     assert result.status == "failed"
     failed = [o for o in result.outcomes if o.error]

@@ -249,7 +249,7 @@ def poll_generate_report(
     job.polls += 1
     if job.status == "Pending" and job.polls > state.config.report_pending_polls:
         ids = job.request.scope.account_ids or [] if job.request.scope else []
-        if state.config.report_error_account_ids.intersection(ids):
+        if set(state.config.report_error_account_ids).intersection(ids):
             job.status = "Error"
         else:
             job.content, job.rows = build_report(state, job.request)

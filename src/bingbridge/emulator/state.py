@@ -42,7 +42,7 @@ class EmulatorConfig:
     max_concurrent_reports: int = 5
     report_url_ttl_seconds: float = 300.0
     # Report jobs that include one of these accounts end in Error (Microsoft's answer for a job that failed).
-    report_error_account_ids: set[int] = field(default_factory=set)
+    report_error_account_ids: list[int] = field(default_factory=list)
     # How many accounts the default user reaches (`bingbridge emulator --accounts N`); 0: the seeded world's 7.
     accounts: int = 0
 
