@@ -8,7 +8,9 @@ runs in a fresh subprocess so its peak memory (max RSS, everything included) is 
   16 values typed through `value` / `int_value` / `float_value`);
 - ours on the same extracted CSV (apples to apples) and on the zip itself (our normal path, unzipping as it
   streams), as typed rows and as typed column batches (what the importer consumes);
-- ours, parse + transform (UTM, defaults) + load (upsert) into a fresh SQLite database.
+- ours, parse + transform (UTM, defaults) + load (upsert) into a fresh SQLite database, and into PostgreSQL
+  through COPY when a server is given; beside each, the load path as it was before issue 12 (commit 6a79a09's
+  code, extracted from git), which issue 12 asks to beat twice over.
 
 Every measurement runs `--repeat` times, round robin so that a busy machine slows all of them alike; the table shows
 each one's fastest run (and the highest max RSS of its runs). CPU seconds (user + system) are shown too: on a shared
@@ -17,21 +19,25 @@ machine they vary less than wall-clock time.
 Goal (issue 5): ours, zip -> typed column batches, at least 4x the SDK's bare iteration, under 100 MB max RSS, with
 the same totals.
 
-Run: .venv/bin/python bench/report_reader.py [--rows 1000000] [--repeat 3] [--keep DIR]
+Run: .venv/bin/python bench/report_reader.py [--rows 1000000] [--repeat 3] [--keep DIR] [--postgres URL]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import datetime as dt
 import io
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 COLUMNS = (
@@ -126,16 +132,45 @@ done(rows, started, {"spend": round(spend, 2)})
 """
 )
 
+# argv: the zip, a database URL, the PostgreSQL schema to work in ("" for SQLite)
+_ENGINE = """
+from bingbridge.store import create_engine_for, migrate
+engine = create_engine_for(sys.argv[2], **({"connect_args": {"options": "-csearch_path=" + sys.argv[3]}}
+                                           if sys.argv[3] else {}))
+migrate(engine)
+"""
+
 OURS_LOAD = (
     PRELUDE
+    + _ENGINE
     + """
 import datetime as dt
+from bingbridge.metrics.loading import chunks, table_columns
+from bingbridge.metrics.report_file import ReportFile
+from bingbridge.metrics.report_types import AD
+from bingbridge.store.ad_metrics import JobRequest, totals, upsert_ad_metrics_columns, utcnow
+request = JobRequest("ad", "Daily", AD.columns, (1,), dt.date(2023, 1, 1), dt.date(2026, 3, 10))
+started = start()
+rows = 0
+stamp = utcnow()
+with ReportFile(sys.argv[1]) as report, engine.begin() as conn:
+    batches = (table_columns(AD, "Daily", batch, request, 1, stamp) for batch in report.batches())
+    for records in chunks(batches):
+        rows += upsert_ad_metrics_columns(conn, records)
+stored = totals(engine)
+done(rows, started, {"stored_rows": stored["rows"], "spend": round(float(stored["spend"]), 2)})
+"""
+)
+
+# The load path as it was before issue 12 (commit BEFORE's code, run from a copy of its src/).
+BEFORE = "6a79a09"
+BEFORE_LOAD = (
+    PRELUDE
+    + _ENGINE
+    + """
 from bingbridge.metrics.importer import batch_records
 from bingbridge.metrics.report_file import ReportFile
-from bingbridge.store import create_engine_for, migrate
 from bingbridge.store.ad_metrics import totals, upsert_ad_metrics_columns, utcnow
-engine = create_engine_for("sqlite:///" + sys.argv[2])
-migrate(engine)
 started = start()
 rows = 0
 stamp = utcnow()
@@ -150,8 +185,8 @@ done(rows, started, {"stored_rows": stored["rows"], "spend": round(float(stored[
 
 def generate(path: Path, rows: int) -> None:
     """A report of `rows` rows from the emulator's synthetic ads, in Microsoft's layout."""
-    from bingbridge.emulator.ad_metrics import AdMetricsWorld
-    from bingbridge.emulator.reporting import _cells
+    from bingbridge.emulator.ad_metrics import AdMetricsWorld, facts
+    from bingbridge.emulator.reporting import _cells, aggregate
 
     world = AdMetricsWorld(seed=7)
     today = dt.date(2026, 3, 10)
@@ -178,7 +213,7 @@ def generate(path: Path, rows: int) -> None:
         while written < rows:
             account += 1
             ads = world.ads_of(account, f"Account {account}, Inc.", "USD", True, today)
-            for row in world.rows(ads, start, today):
+            for row in aggregate(facts("ad", world.rows(ads, start, today)), "Daily", unique_daily=True):
                 writer.writerow(_cells(row, COLUMNS))
                 written += 1
                 if written == rows:
@@ -189,8 +224,10 @@ def generate(path: Path, rows: int) -> None:
         text.detach()
 
 
-def measure(script: str, *args: str) -> dict[str, float]:
-    result = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=False)
+def measure(script: str, *args: str, source: Path | None = None) -> dict[str, float]:
+    """Run `script` in a fresh interpreter (with bingbridge from `source` when given) and read its figures."""
+    env = {**os.environ, "PYTHONPATH": str(source)} if source else None
+    result = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=False, env=env)
     if result.returncode != 0:
         raise SystemExit(result.stderr)
     figures: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
@@ -209,11 +246,47 @@ def baseline(module: str) -> float:
     return float(out)
 
 
+def _before_source(folder: Path) -> Path:
+    """bingbridge's src/ as of commit BEFORE, extracted from git (the load path this issue set out to beat)."""
+    target = folder / "before"
+    repo = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(["git", "-C", str(repo), "archive", BEFORE, "src"], capture_output=True, check=True)
+    target.mkdir(exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target / "src"
+
+
+@contextlib.contextmanager
+def _schema(url: str | None, schema: str) -> Iterator[None]:
+    """A fresh PostgreSQL schema for one measurement (nothing for SQLite)."""
+    if not url or not schema:
+        yield
+        return
+    from sqlalchemy import text
+
+    from bingbridge.store import create_engine_for
+
+    admin = create_engine_for(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3, help="Runs of each measurement; the fastest is shown.")
     parser.add_argument("--keep", type=Path, help="Keep the generated files in this folder.")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("BINGBRIDGE_TEST_POSTGRES_URL"),
+        help="A PostgreSQL server for the COPY lines (default: BINGBRIDGE_TEST_POSTGRES_URL; absent: skipped).",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
@@ -232,20 +305,30 @@ def main() -> None:
         rss_theirs = baseline("bingads.v13.reporting.report_file_reader")
         print(f"interpreter + imports: ours {rss_ours:.0f} MB, theirs {rss_theirs:.0f} MB max RSS\n")
         database = folder / "bench.db"
-        runs: list[tuple[str, str, list[str]]] = [
-            ("theirs: unzip + iterate records (bare)", THEIRS_BARE, [str(archive), str(folder / "sdk")]),
-            ("theirs: CSV, records with 16 typed values", THEIRS_TYPED, [str(csv_path)]),
-            ("ours: CSV, typed rows", OURS_ROWS, [str(csv_path)]),
-            ("ours: zip, typed rows", OURS_ROWS, [str(archive)]),
-            ("ours: zip, typed column batches", OURS_BATCHES, [str(archive)]),
-            ("ours: zip -> transform -> SQLite upsert", OURS_LOAD, [str(archive), str(database)]),
+        before = _before_source(folder)
+        sqlite = [str(archive), f"sqlite:///{database}", ""]
+        runs: list[tuple[str, str, list[str], Path | None]] = [
+            ("theirs: unzip + iterate records (bare)", THEIRS_BARE, [str(archive), str(folder / "sdk")], None),
+            ("theirs: CSV, records with 16 typed values", THEIRS_TYPED, [str(csv_path)], None),
+            ("ours: CSV, typed rows", OURS_ROWS, [str(csv_path)], None),
+            ("ours: zip, typed rows", OURS_ROWS, [str(archive)], None),
+            ("ours: zip, typed column batches", OURS_BATCHES, [str(archive)], None),
+            (f"before ({BEFORE}): zip -> SQLite upsert", BEFORE_LOAD, sqlite, before),
+            ("ours: zip -> transform -> SQLite upsert", OURS_LOAD, sqlite, None),
         ]
-        figures: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in runs}
+        if args.postgres:
+            postgres = [str(archive), args.postgres, "bench_" + uuid.uuid4().hex[:8]]
+            runs += [
+                (f"before ({BEFORE}): zip -> PostgreSQL upsert", BEFORE_LOAD, postgres, before),
+                ("ours: zip -> transform -> PostgreSQL COPY", OURS_LOAD, postgres, None),
+            ]
+        figures: dict[str, list[dict[str, float]]] = {name: [] for name, _, _, _ in runs}
         for _ in range(args.repeat):
-            for name, script, script_args in runs:
+            for name, script, script_args, source in runs:
                 database.unlink(missing_ok=True)
-                figures[name].append(measure(script, *script_args))
-        results = [(name, best_of(figures[name])) for name, _, _ in runs]
+                with _schema(args.postgres if source or script is OURS_LOAD else None, script_args[-1]):
+                    figures[name].append(measure(script, *script_args, source=source))
+        results = [(name, best_of(figures[name])) for name, _, _, _ in runs]
         reference = results[0][1]["rows_per_s"]
         print(f"best of {args.repeat}:")
         print(f"{'':44} {'rows/s':>10} {'vs SDK':>7} {'seconds':>8} {'cpu s':>6} {'max RSS':>9}")
@@ -258,11 +341,20 @@ def main() -> None:
         spends = {name: f["spend"] for name, f in results if "spend" in f}
         print("\nrow counts agree:", len(set(rows.values())) == 1, sorted(set(rows.values())))
         print("spend totals agree:", len(set(spends.values())) == 1, spends)
-        goal = dict(results)["ours: zip, typed column batches"]
+        found = dict(results)
+        goal = found["ours: zip, typed column batches"]
         print(
             f"goal (zip -> typed column batches >= 4x theirs bare, < 100 MB): "
             f"{goal['rows_per_s'] / reference:.1f}x, {goal['max_rss_mb']:.0f} MB"
         )
+        for target in ("SQLite", "PostgreSQL"):
+            old = found.get(f"before ({BEFORE}): zip -> {target} upsert")
+            new = next((f for name, f in results if name.startswith("ours: zip -> transform -> " + target)), None)
+            if old and new:
+                print(
+                    f"goal (load into {target} >= 2x before): {new['rows_per_s'] / old['rows_per_s']:.1f}x wall, "
+                    f"{(old['cpu_seconds'] / old['rows']) / (new['cpu_seconds'] / new['rows']):.1f}x cpu"
+                )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import subprocess
@@ -33,7 +34,11 @@ def test_import_then_runs_then_every_export_format(env: dict[str, str], tmp_path
     assert imported.returncode == 0, imported.stderr
     summary = json.loads(imported.stdout)
     assert summary["status"] == "succeeded" and summary["accounts"] == 3 and summary["days"] == 10
-    assert summary["rows"] > 100 and len(summary["report_ids"]) == 3 and set(summary["spend"]) == {"USD"}
+    assert (
+        summary["rows"] > 100
+        and len(summary["report_ids"]) == summary["jobs"] == 1
+        and set(summary["spend"]) == {"USD"}
+    )
 
     runs = run(env, "runs", "--json")
     assert runs.returncode == 0, runs.stderr
@@ -59,10 +64,30 @@ def test_import_then_runs_then_every_export_format(env: dict[str, str], tmp_path
     assert parquet.stat().st_size > 0
 
 
+def test_the_readme_report_type_commands(env: dict[str, str], tmp_path: Path) -> None:
+    weekly = run(env, "import", "--report", "campaign", "--aggregation", "weekly", "--days", "90", "--json")
+    assert weekly.returncode == 0, weekly.stderr
+    summary = json.loads(weekly.stdout)
+    assert summary["status"] == "succeeded" and summary["jobs"] == 1 and summary["rows"] > 0
+    columns = "TimePeriod,AccountId,KeywordId,Keyword,Clicks,Spend"
+    keywords = run(env, "import", "--report", "keyword", "--columns", columns, "--days", "5", "--json")
+    assert keywords.returncode == 0, keywords.stderr
+    out = tmp_path / "campaigns.csv"
+    exported = run(
+        env, "export", "--report", "campaign", "--aggregation", "weekly", "--format", "csv", "--output", str(out)
+    )
+    assert exported.returncode == 0, exported.stderr
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert len(rows) == summary["rows"] and {"date", "campaign_name", "metrics.cost"} <= set(rows[0])
+    assert {dt.date.fromisoformat(r["date"]).weekday() for r in rows} == {6}  # weeks start on Sunday
+
+
 @pytest.mark.parametrize(
     ("args", "field"),
     [
         (["import", "--days", "0"], "days"),
+        (["import", "--report", "keyword", "--columns", "Clicks"], "columns"),
+        (["export", "--format", "amplitude", "--report", "campaign"], "format"),
         (["import", "--since", "2020-01-01"], "since"),
         (["import", "--since", "yesterday"], "since"),
         (["export", "--format", "parquet"], "output"),

@@ -23,6 +23,7 @@ from bingbridge.api.client import BingAdsClient
 from bingbridge.api.models import reporting as m
 from bingbridge.api.operations import Operation
 from bingbridge.metrics.importer import ImportOptions, run_import
+from bingbridge.metrics.report_types import AD, AGGREGATIONS, REPORT_TYPES, ReportType
 from bingbridge.store import create_engine_for
 from tests.msads_compat import MSADS_IMPORT_WARNING, assert_accepted_by_msads, msads_model, msads_module_name
 from tests.msads_support import BASE_URL, Recorded, recording_client
@@ -62,22 +63,20 @@ def _submit(request: m.AdPerformanceReportRequest) -> Callable[[rep.Reporting], 
 
 
 def _daily(**kwargs: Any) -> m.AdPerformanceReportRequest:
-    return rep.ad_performance_report_request(
-        [ACCOUNT], dt.date(2025, 3, 10), dt.date(2026, 3, 9), today=TODAY, **kwargs
-    )
+    return rep.report_request([ACCOUNT], dt.date(2025, 3, 10), dt.date(2026, 3, 9), today=TODAY, **kwargs)
 
 
 CASES: list[Any] = [
     _case("SubmitGenerateReport", "daily-ad-metrics-a-year", _submit(_daily())),
-    _case("SubmitGenerateReport", "one-day-athens-named", _submit(rep.ad_performance_report_request(
+    _case("SubmitGenerateReport", "one-day-athens-named", _submit(rep.report_request(
         [ACCOUNT], dt.date(2026, 3, 9), dt.date(2026, 3, 9), today=TODAY, time_zone="AthensIslandanbulMinsk",
         report_name="Daily ad metrics 100170606",
     ))),
-    _case("SubmitGenerateReport", "two-accounts-weekly-few-columns", _submit(rep.ad_performance_report_request(
+    _case("SubmitGenerateReport", "two-accounts-weekly-few-columns", _submit(rep.report_request(
         [ACCOUNT, OTHER_ACCOUNT], dt.date(2026, 1, 1), dt.date(2026, 3, 1), today=TODAY, aggregation="Weekly",
         columns=["TimePeriod", "AccountId", "AdId", "Impressions", "Clicks", "Spend", "Ctr", "AverageCpc"],
     ))),
-    _case("SubmitGenerateReport", "summary-without-time-period", _submit(rep.ad_performance_report_request(
+    _case("SubmitGenerateReport", "summary-without-time-period", _submit(rep.report_request(
         [ACCOUNT], dt.date(2026, 1, 1), dt.date(2026, 1, 31), today=TODAY, aggregation="Summary",
         columns=["AccountId", "AdId", "AdTitle", "FinalUrl", "Impressions", "Conversions", "Revenue"],
     ))),
@@ -90,7 +89,7 @@ CASES: list[Any] = [
         "filter": m.AdPerformanceReportFilter(device_type=["Computer", "Tablet"]),
     })), msads_bug="msads 13.0.30.1 cannot read two-value report filters: DeviceTypeReportFilter has no NONE"),
     _case("SubmitGenerateReport", "predefined-yesterday", _submit(m.AdPerformanceReportRequest(
-        format="Csv", format_version="2.0", aggregation="Daily", columns=list(m.DAILY_AD_METRICS_COLUMNS),
+        format="Csv", format_version="2.0", aggregation="Daily", columns=list(AD.default_columns("Daily")),
         scope=m.AccountThroughAdGroupReportScope(account_ids=[ACCOUNT]),
         time=m.ReportTime(predefined_time="Yesterday", report_time_zone="EasternTimeUSCanada"),
     ))),
@@ -144,11 +143,32 @@ def test_every_submit_body_of_an_import_is_accepted_by_msads(
 
     engine = create_engine_for(f"sqlite:///{tmp_path / 'm.db'}")
     with httpx.Client(event_hooks={"request": [keep]}) as http, BingAdsClient(bingads_settings, http=http) as client:
-        run_import(client, engine, ImportOptions(days=20), sleep=lambda _: None)
+        run_import(client, engine, ImportOptions(days=20, group_size=3), sleep=lambda _: None)
+        for spec in REPORT_TYPES.values():
+            run_import(client, engine, ImportOptions(days=20, report=spec.name), sleep=lambda _: None)
     engine.dispose()
-    assert len(bodies) >= 5
+    assert len(bodies) >= 3 + len(REPORT_TYPES)
+    assert {b["ReportRequest"]["Type"] for b in bodies} == {t.request_type for t in REPORT_TYPES.values()}
+    assert max(len(b["ReportRequest"]["Scope"]["AccountIds"]) for b in bodies) >= 5
     for body in bodies:
         assert_accepted_by_msads("SubmitGenerateReportRequest", body, package="reporting")
+
+
+@pytest.mark.parametrize("aggregation", sorted(AGGREGATIONS.values()))
+@pytest.mark.parametrize("spec", REPORT_TYPES.values(), ids=lambda t: t.name)
+def test_every_report_type_and_aggregation_is_accepted_by_msads(
+    spec: ReportType, aggregation: str, recorded: Recorded
+) -> None:
+    request = rep.report_request(
+        [ACCOUNT, OTHER_ACCOUNT], dt.date(2026, 1, 1), dt.date(2026, 3, 1), today=TODAY, report=spec,
+        aggregation=aggregation,
+    )  # fmt: skip
+    recorded.client.reporting.submit_generate_report(request, today=TODAY)
+    (sent,) = recorded.transport.requests
+    body = json.loads(sent.content)
+    assert body["ReportRequest"]["Type"] == spec.request_type
+    assert ("TimePeriod" in body["ReportRequest"]["Columns"]) == (aggregation != "Summary")
+    assert_accepted_by_msads("SubmitGenerateReportRequest", body, package="reporting")
 
 
 def test_checker_rejects_a_report_type_msads_does_not_know() -> None:

@@ -17,6 +17,7 @@ from bingbridge.api.models import reporting as m
 from bingbridge.emulator.server import RunningEmulator
 from bingbridge.errors import ApiError, DownloadExpiredError, ThrottledError, ValidationError
 from bingbridge.metrics.report_file import ReportFile
+from bingbridge.metrics.report_types import AD
 from tests.conftest import Recorder
 from tests.msads_compat import MSADS_IMPORT_WARNING
 
@@ -48,9 +49,7 @@ def test_report_request_rules_name_the_field(kwargs: dict[str, Any], field: str)
     args: dict[str, Any] = {"account_ids": [111], "start": dt.date(2026, 3, 1), "end": dt.date(2026, 3, 9)}
     args.update(kwargs)
     with pytest.raises(ValidationError) as raised:
-        rep.ad_performance_report_request(
-            args.pop("account_ids"), args.pop("start"), args.pop("end"), today=TODAY, **args
-        )
+        rep.report_request(args.pop("account_ids"), args.pop("start"), args.pop("end"), today=TODAY, **args)
     assert field in _problem_fields(raised.value)
 
 
@@ -95,7 +94,7 @@ def _valid(account: int, **changes: Any) -> dict[str, Any]:
         "Format": "Csv",
         "FormatVersion": "2.0",
         "Aggregation": "Daily",
-        "Columns": list(m.DAILY_AD_METRICS_COLUMNS),
+        "Columns": list(AD.default_columns("Daily")),
         "Scope": {"AccountIds": [str(account)]},
         "Time": {
             "CustomDateRangeStart": m.Date.of(end - dt.timedelta(days=6)).to_wire(),
@@ -110,7 +109,7 @@ def _valid(account: int, **changes: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("changes", "code", "symbol"),
     [
-        ({"Type": "KeywordPerformanceReportRequest"}, 2002, "ReportingServiceUnknownReportType"),
+        ({"Type": "FortnightlyPerformanceReportRequest"}, 2002, "ReportingServiceUnknownReportType"),
         ({"Scope": {"AccountIds": []}}, 2035, "ReportingServiceInvalidAccountIds"),
         ({"Scope": {"AccountIds": ["123"]}}, 2003, "ReportingServiceAccountNotAuthorized"),
         ({"Aggregation": None}, 2007, "ReportingServiceInvalidReportAggregation"),
@@ -132,6 +131,29 @@ def test_submit_answers_microsofts_reporting_codes(
     account = _account(client)
     error = _submit_raw(client, account, _valid(account, **changes))
     assert (error.status, error.errors[0].code, error.errors[0].error_code) == (400, code, symbol)
+
+
+def test_a_valid_report_type_the_emulator_has_no_data_for_is_accepted_and_has_no_file(client: BingAdsClient) -> None:
+    account = _account(client)
+    body = _valid(account, Type="ShareOfVoiceReportRequest", Columns=["TimePeriod", "AccountId", "Impressions"])
+    answer = client.raw_rest(
+        "reporting", "POST", rep.SUBMIT_GENERATE_REPORT.path, {"ReportRequest": body}, account_id=account
+    )
+    report_id = answer.body["ReportRequestId"]
+    statuses = [client.reporting.poll_generate_report(report_id, account_id=account) for _ in range(3)]
+    assert [s.status for s in statuses] == ["Pending", "Pending", "Success"]
+    assert statuses[-1].report_download_url is None  # Microsoft's answer when no data matches
+
+
+def test_the_client_sends_a_valid_report_type_it_has_no_spec_for(client: BingAdsClient) -> None:
+    request = m.ReportRequest(
+        type="ShareOfVoiceReportRequest", aggregation="Daily", columns=["TimePeriod", "AccountId", "Impressions"],
+        scope=m.AccountThroughAdGroupReportScope(account_ids=[_account(client)]), time=m.ReportTime(
+            predefined_time="Yesterday"),
+    )  # fmt: skip
+    assert client.reporting.submit_generate_report(request, today=_today())
+    with pytest.raises(ValidationError, match="unknown report type"):
+        client.reporting.submit_generate_report(request.model_copy(update={"type": "NoSuchReportRequest"}), today=TODAY)
 
 
 @pytest.mark.parametrize(
@@ -164,7 +186,7 @@ def test_polling_an_unknown_id_is_an_input_error(client: BingAdsClient) -> None:
 
 def _ready(client: BingAdsClient, account: int, days: int = 7) -> m.ReportRequestStatus:
     end = _today() - dt.timedelta(days=1)
-    request = rep.ad_performance_report_request([account], end - dt.timedelta(days=days - 1), end, today=_today())
+    request = rep.report_request([account], end - dt.timedelta(days=days - 1), end, today=_today())
     report_id = client.reporting.submit_generate_report(request, today=_today())
     statuses = [client.reporting.poll_generate_report(report_id, account_id=account) for _ in range(3)]
     assert [s.status for s in statuses] == ["Pending", "Pending", "Success"]
@@ -188,7 +210,7 @@ def test_a_job_is_pending_for_a_few_polls_then_downloads_in_microsofts_layout(cl
     assert lines[2] == '"Time Zone: (GMT-08:00) Pacific Time (US & Canada); Tijuana"'
     assert lines[5] == '"Report Aggregation: Daily"' and lines[6] == '"Report Filter: "'
     rows = int(lines[8].strip('"').split(": ")[1])
-    assert lines[9] == "" and lines[10] == ",".join(f'"{c}"' for c in m.DAILY_AD_METRICS_COLUMNS)
+    assert lines[9] == "" and lines[10] == ",".join(f'"{c}"' for c in AD.default_columns("Daily"))
     assert len(lines) == 11 + rows + 3 and lines[-3] == ""
     assert lines[-2] == f'"©{dt.datetime.now(dt.UTC).year} Microsoft Corporation. All rights reserved. "'
 
@@ -207,7 +229,7 @@ def test_too_many_pending_jobs_answer_207(client: BingAdsClient, bingads_emulato
     client.settings = client.settings.with_overrides(max_retries=0)
     account = _account(client)
     end = _today() - dt.timedelta(days=1)
-    request = rep.ad_performance_report_request([account], end, end, today=_today())
+    request = rep.report_request([account], end, end, today=_today())
     client.reporting.submit_generate_report(request, today=_today())
     with pytest.raises(ThrottledError) as raised:
         client.reporting.submit_generate_report(request, today=_today())

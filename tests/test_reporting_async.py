@@ -17,7 +17,7 @@ async def test_async_submit_poll_download(bingads_settings: Settings) -> None:
         account = (await client.customer_management.get_accounts_info())[0].id
         assert account is not None
         today = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
-        request = rep.ad_performance_report_request([account], today - dt.timedelta(days=3), today, today=today)
+        request = rep.report_request([account], today - dt.timedelta(days=3), today, today=today)
         report_id = await client.reporting.submit_generate_report(request, today=today)
         status = await client.reporting.poll_generate_report(report_id, account_id=account)
         while status.status == "Pending":

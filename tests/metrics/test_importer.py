@@ -50,8 +50,9 @@ def test_a_year_for_several_accounts_matches_the_ground_truth_exactly(
     assert len(result.outcomes) >= 5
     assert all(o.plan.days == 365 for o in result.outcomes)
     assert check_against_truth(bingads_emulator, engine, result) >= 4
-    # One report per account for the whole year, not one per day.
-    assert submits(recorder) == len(result.outcomes)
+    # One report for all the accounts of a range for the whole year: not one per account, nor per day.
+    ranges = {(o.plan.start, o.plan.end) for o in result.outcomes}
+    assert submits(recorder) == result.jobs == len(ranges) < len(result.outcomes)
     assert result.rows == db.totals(engine)["rows"] > 10_000
 
 
@@ -92,7 +93,7 @@ def test_an_interrupted_backfill_resumes_from_its_saved_report_ids(
             if len(downloads) == 2:
                 raise RuntimeError("power cut")
 
-    options = ImportOptions(days=200, max_in_flight=10)
+    options = ImportOptions(days=200, max_in_flight=10, group_size=2)
     with httpx.Client(event_hooks={"request": [power_cut]}) as http, BingAdsClient(bingads_settings, http=http) as c:
         with pytest.raises(RuntimeError, match="power cut"):
             run_import(c, engine, options, sleep=no_sleep)
@@ -100,10 +101,10 @@ def test_an_interrupted_backfill_resumes_from_its_saved_report_ids(
         assert db.list_runs(engine)[0]["status"] == "interrupted"
         resumed = run_import(c, engine, options, sleep=no_sleep)
     assert resumed.status == "succeeded", resumed.errors
-    # Every account was submitted before the cut: the second run submits nothing and polls the saved ids.
-    assert first_submits == len(resumed.outcomes)
+    # Every job was submitted before the cut: the second run submits nothing and polls the saved ids.
+    assert first_submits == -(-len(resumed.outcomes) // 2)
     assert submits(recorder) == first_submits
-    assert [o.status for o in resumed.outcomes].count("resumed (already loaded)") == 1
+    assert [o.status for o in resumed.outcomes].count("resumed (already loaded)") == 2  # the job loaded first
     check_against_truth(bingads_emulator, engine, resumed)
 
 
@@ -147,8 +148,9 @@ def test_too_many_concurrent_reports_waits_for_running_jobs(
     client: BingAdsClient, bingads_emulator: RunningEmulator, engine: Engine
 ) -> None:
     bingads_emulator.config.max_concurrent_reports = 1
-    result = run_import(client, engine, ImportOptions(days=30, max_in_flight=3), sleep=no_sleep)
+    result = run_import(client, engine, ImportOptions(days=30, max_in_flight=3, group_size=2), sleep=no_sleep)
     assert result.status == "succeeded", result.errors
+    assert result.jobs == -(-len(result.outcomes) // 2) > 1  # several jobs, though only one may run at a time
     check_against_truth(bingads_emulator, engine, result)
 
 
@@ -157,7 +159,7 @@ def test_the_run_is_logged(client: BingAdsClient, engine: Engine) -> None:
     (run,) = db.list_runs(engine)
     assert run["status"] == "succeeded" and run["trigger"] == "library"
     assert (run["start_date"], run["end_date"], run["rows"]) == (result.start, result.end, result.rows)
-    assert run["report_ids"] == result.report_ids and len(run["report_ids"]) == len(result.outcomes)
+    assert run["report_ids"] == result.report_ids and len(run["report_ids"]) == result.jobs == 1
     assert run["duration_seconds"] > 0 and run["errors"] == []
     assert sum(run["spend"].values()) == pytest.approx(sum(result.spend.values()), abs=0.01)
 

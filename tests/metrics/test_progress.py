@@ -20,3 +20,18 @@ def test_progress_accepts_every_state() -> None:
         progress.update(plan, "loaded", 81)
         task = progress._progress.tasks[0]
         assert (task.completed, task.total, task.fields["state"]) == (81, 81, "loaded")
+
+
+def test_many_accounts_share_one_bar_of_accounts_done() -> None:
+    plans = [
+        AccountPlan(i, 9, f"A{i}", "PacificTimeUSCanadaTijuana", dt.date(2026, 3, 10), dt.date(2026, 3, 1),
+                    dt.date(2026, 3, 9))
+        for i in range(1, 101)
+    ]  # fmt: skip
+    with RichProgress() as progress:
+        progress.planned(plans)
+        for plan in plans[:60]:
+            progress.update(plan, "submitted")
+            progress.update(plan, "loaded", 10)
+        (task,) = progress._progress.tasks
+        assert (task.completed, task.total) == (60, 100)

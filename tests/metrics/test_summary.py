@@ -65,9 +65,10 @@ def test_ratios_without_a_denominator_are_none() -> None:
 def test_tops_are_ordered_by_spend(engine: Engine) -> None:
     load(engine)
     campaigns = summary.top_campaigns(engine, D1, D3, currency="USD")
-    assert [(c.key[2], c.totals.spend) for c in campaigns] == [("Brand", 75.2), ("Sale", 40.1)]
+    assert [(c.key[3], c.totals.spend) for c in campaigns] == [("Brand", 75.2), ("Sale", 40.1)]
+    assert {c.key[1] for c in campaigns} == {"Shop"}
     ads = summary.top_ads(engine, D1, D3, currency="USD", limit=1)
-    assert [(a.key[1], a.key[2]) for a in ads] == [(1, "ad 1")]
+    assert [(a.key[2], a.key[3], a.key[5]) for a in ads] == [(1, "ad 1", "Brand")]
     utm = summary.utm_breakdown(engine, D1, D3, currency="USD")
     assert [u.key for u in utm] == [("bing", "cpc", "Brand"), ("bing", "cpc", "Sale")]
 
@@ -77,3 +78,19 @@ def test_money_is_never_added_across_currencies(engine: Engine) -> None:
     assert summary.currencies(engine, D1, D3) == [("USD", 115.3), ("EUR", 9.0)]
     assert summary.range_totals(engine, D1, D3, currency="EUR").spend == 9.0
     assert summary.data_range(engine) == (D1, D3)
+
+
+def test_utm_source_and_medium_group_whatever_their_case(engine: Engine) -> None:
+    load(engine)
+    with engine.begin() as conn:
+        upsert_ad_metrics(conn, [record(D2, 9, "Brand", spend=1.0, utm_source="Bing", utm_medium="CPC")])
+    utm = summary.utm_breakdown(engine, D1, D3, currency="USD")
+    assert [(u.key, u.totals.spend) for u in utm] == [(("bing", "cpc", "Brand"), 76.2), (("bing", "cpc", "Sale"), 40.1)]
+
+
+def test_the_accounts_of_a_range_for_the_filter(engine: Engine) -> None:
+    load(engine)
+    with engine.begin() as conn:
+        upsert_ad_metrics(conn, [record(D2, 9, "Brand", account_id=3, account_name="Acme")])
+    assert summary.accounts(engine, D1, D3) == [(3, "Acme"), (7, "Shop")]
+    assert summary.range_totals(engine, D1, D3, currency="USD", account_ids=[3]).spend == 0.0

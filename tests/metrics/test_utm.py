@@ -17,7 +17,7 @@ CASES = [
     pytest.param(
         "https://x.example/?utm_campaign={Campaign}&utm_content={AdId}",
         Utm("bing", "cpc", "{Campaign}", "{AdId}", None),
-        id="valuetrack-placeholders-kept",
+        id="placeholders-without-a-row-kept",
     ),
     pytest.param(
         "{lpurl}?utm_source=bing&utm_medium=cpc&utm_term={keyword}",
@@ -29,7 +29,7 @@ CASES = [
     ),
     pytest.param(
         "https://x.example/?UTM_Source=Bing&utm_medium=&ref=a#utm_campaign=frag",
-        Utm("Bing", "cpc", "Brand", "Ad title", None),
+        Utm("bing", "cpc", "Brand", "Ad title", None),
         id="case-insensitive-empty-is-absent-fragment-ignored",
     ),
     pytest.param(
@@ -57,3 +57,20 @@ def test_absent_parameters_stay_none_before_defaults() -> None:
 
 def test_no_names_means_no_campaign_or_content_default() -> None:
     assert utm_for(None, None, None) == Utm("bing", "cpc", None, None, None)
+
+
+ROW = {"campaign_name": "Brand - Exact", "campaign_id": 222, "ad_group_name": "Core", "ad_group_id": 333, "ad_id": 444}
+
+
+def test_placeholders_the_row_knows_are_filled_case_insensitively() -> None:
+    url = "https://x.example/?utm_campaign={Campaign}&utm_content={adid}-{AdGroupId}&utm_term={AdGroup}"
+    assert utm_for(url, "Brand", "Ad title", ROW) == Utm("bing", "cpc", "Brand - Exact", "444-333", "Core")
+
+
+def test_placeholders_that_depend_on_the_click_stay() -> None:
+    url = "{lpurl}?utm_campaign={CampaignId}&utm_term={keyword}&utm_content={_promo}"
+    assert utm_for(url, "Brand", "Ad title", ROW) == Utm("bing", "cpc", "222", "{_promo}", "{keyword}")
+
+
+def test_source_and_medium_are_one_whatever_their_case() -> None:
+    assert utm_for("https://x.example/?utm_source=Microsoft&utm_medium=CPC", None, None)[:2] == ("microsoft", "cpc")

@@ -105,3 +105,26 @@ def test_plain_postgresql_urls_use_psycopg_3() -> None:
     assert normalize_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalize_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalize_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_migration_0006_keeps_the_metrics_and_jobs_of_a_0002_database(engine: Engine) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    config = Config()
+    config.set_main_option("script_location", "bingbridge.store:migrations")
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0002")
+    with engine.begin() as conn:
+        db.upsert_ad_metrics(conn, [_row(444)])
+        conn.execute(text("INSERT INTO import_runs (started_at, status, trigger, accounts, rows) "
+                          "VALUES ('2026-03-02 06:00:00', 'failed', 'cli', 1, 1)"))  # fmt: skip
+        conn.execute(text("INSERT INTO report_jobs (run_id, account_id, start_date, end_date, status) "
+                          "VALUES (1, 111, '2026-03-01', '2026-03-01', 'loaded')"))  # fmt: skip
+    assert migrate(engine) == HEAD == "0006"
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(ad_metrics_daily)).scalar() == 1
+        job = conn.execute(text("SELECT report_type, aggregation, account_ids FROM report_jobs")).one()
+    assert (job.report_type, job.aggregation, job.account_ids) == ("ad", "Daily", None)

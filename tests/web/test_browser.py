@@ -300,9 +300,15 @@ def test_the_whole_journey_in_a_browser(service: Service, page: Any) -> None:
     page.get_by_role("button", name="Run import now").click()
     expect(page.locator(".flash-ok")).to_contain_text("Import started")
     expect(page.locator("#import-state")).to_contain_text("succeeded", timeout=120_000)  # the script reloads
-    expect(page.locator("svg.chart polyline")).to_have_count(4)
+    expect(page.locator("svg.chart polyline")).to_have_count(6)  # spend, revenue, ROAS, clicks, impressions, conv.
     expect(page.locator("#runs tbody tr").first).to_contain_text("succeeded")
     assert page.locator("#figure-spend circle.point").count() == 30
+    assert page.locator("#figure-roas circle.point").count() == 30
+    expect(page.locator("td[data-label=Campaign] .entity-id").first).to_be_visible()  # names beside ids
+    account = page.locator("#m-account option").nth(1)
+    page.locator("#m-account").select_option(account.get_attribute("value"))
+    page.get_by_role("button", name="Show").click()
+    expect(page).to_have_url(re.compile(r"account=\d+"))
     shot(page, "09-metrics")
     page.locator("#figure-spend").screenshot(path=str(SCREENSHOTS / "09-metrics-spend-chart.png"))
     shot(page, "09-metrics", phone=True)

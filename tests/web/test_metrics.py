@@ -41,17 +41,17 @@ def test_totals_and_ratios_of_the_range(signed_in: DashboardWorld) -> None:
     load(signed_in)
     page = signed_in.client.get("/metrics?start=2026-03-01&end=2026-03-02").text
     assert kpis(page) == {
-        "Spend": "50.00 USD", "Impressions": "4,000", "Clicks": "100", "Conversions": "5.0",
+        "Spend": "50.00 USD", "Revenue": "150.00 USD", "Impressions": "4,000", "Clicks": "100", "Conversions": "5.0",
         "CPC": "0.50", "CTR": "2.50%", "CPA": "10.00", "ROAS": "3.00x",
     }  # fmt: skip
 
 
-def test_four_daily_line_charts(signed_in: DashboardWorld) -> None:
+def test_six_daily_line_charts_with_revenue_and_roas(signed_in: DashboardWorld) -> None:
     load(signed_in)
     page = signed_in.client.get("/metrics?start=2026-03-01&end=2026-03-02").text
     figure = r'<figure class="card chart-card" id="figure-(\w+)">\s*<figcaption>[^<]*</figcaption>\s*(<svg.*?</svg>)'
     charts = {key: ET.fromstring(svg) for key, svg in re.findall(figure, page, re.S)}
-    assert list(charts) == ["spend", "clicks", "impressions", "conversions"]
+    assert list(charts) == ["spend", "revenue", "roas", "clicks", "impressions", "conversions"]
     ns = "{http://www.w3.org/2000/svg}"
     # Spend 20 then 30: the top tick is 30, so the second day touches the top of the plot.
     assert charts["spend"].find(f"{ns}polyline").get("points") == "64.0,78.7 624.0,16.0"
@@ -59,15 +59,23 @@ def test_four_daily_line_charts(signed_in: DashboardWorld) -> None:
         "2026-03-01 to 2026-03-02: total 50.00 USD, highest 30.00 USD on 2026-03-02."
     )
     assert charts["clicks"].find(f"{ns}title").text == "Clicks per day"
+    # ROAS 80/20 = 4.00x then 70/30 = 2.33x; its description gives the range's ROAS, not a sum of ratios.
+    assert charts["roas"].find(f"{ns}desc").text == (
+        "2026-03-01 to 2026-03-02: overall 3.00x, highest 4.00x on 2026-03-01."
+    )
 
 
 def test_tops_and_utm_breakdown(signed_in: DashboardWorld) -> None:
     load(signed_in)
     page = signed_in.client.get("/metrics?start=2026-03-01&end=2026-03-02").text
+    # Names beside ids
+    assert '<td data-label="Account" class="text">Shop <span class="entity-id">7</span></td>' in page
     assert re.search(
-        r'<td data-label="Campaign" class="text">Brand - Exact</td>\s*<td data-label="Spend">50.00</td>', page
+        r'<td data-label="Campaign" class="text">Brand - Exact <span class="entity-id">11</span></td>\s*'
+        r'<td data-label="Spend">50.00</td>',
+        page,
     )
-    assert re.search(r'<td data-label="Ad" class="text">Save 20% Today</td>', page)
+    assert '<td data-label="Ad" class="text">Save 20% Today <span class="entity-id">1</span></td>' in page
     assert re.search(r'<td data-label="utm_campaign" class="text">brand</td>\s*<td data-label="Spend">50.00</td>', page)
 
 
@@ -119,3 +127,21 @@ def test_only_one_import_runs_at_a_time(emulated: DashboardWorld, bingads_emulat
 def test_a_bad_backfill_is_refused(emulated: DashboardWorld) -> None:
     answer = emulated.post("/metrics/import", {"days": "5000"})
     assert "must be 1 to" in emulated.client.get(answer.headers["location"]).text
+
+
+def test_the_account_filter_narrows_every_figure(signed_in: DashboardWorld) -> None:
+    load(signed_in)
+    other = {c: None for c in UPSERT_COLUMNS} | {
+        "account_id": 8, "account_name": "Other shop", "date": D1, "ad_id": 5, "impressions": 10, "clicks": 1,
+        "spend": 5.0, "conversions": 0.0, "revenue": 0.0, "currency_code": "USD", "run_id": 1, "imported_at": utcnow(),
+    }  # fmt: skip
+    with signed_in.engine.begin() as conn:
+        upsert_ad_metrics(conn, [tuple(other[c] for c in UPSERT_COLUMNS)])
+    everything = signed_in.client.get("/metrics?start=2026-03-01&end=2026-03-02").text
+    assert kpis(everything)["Spend"] == "55.00 USD"
+    assert '<option value="8">Other shop (8)</option>' in everything
+    one = signed_in.client.get("/metrics?start=2026-03-01&end=2026-03-02&account=8").text
+    assert kpis(one)["Spend"] == "5.00 USD" and '<option value="8" selected>Other shop (8)</option>' in one
+    assert "Brand - Exact" not in one
+    bad = signed_in.client.get("/metrics?account=abc")
+    assert bad.status_code == 400 and "not an account id" in bad.text

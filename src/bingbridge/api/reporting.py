@@ -1,7 +1,8 @@
 """Reporting: the operation table, input rules, and the typed service (sync and async).
 
-Rules come from the protocol reference, section 5: a custom range needs start <= end <= today, Daily data is kept
-for 36 months, Daily needs the TimePeriod column and at least one measure, and the download URL lives 5 minutes.
+Rules come from the protocol reference, sections 5 and 11: up to 1,000 AccountIds, a custom range needs
+start <= end <= today, Daily data is kept for 36 months, every aggregation but Summary needs the TimePeriod column
+(Summary refuses it), at least one measure, and the download URL lives 5 minutes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from bingbridge.api.models import reporting as m
 from bingbridge.api.models.timezones import DEFAULT_REPORT_TIME_ZONE, REPORT_TIME_ZONES
 from bingbridge.api.operations import OperationTable
 from bingbridge.errors import ApiError, DownloadExpiredError, FieldProblem, RetriableError, ValidationError
+from bingbridge.metrics.report_types import AD, BY_REQUEST_TYPE, ReportType
 
 if TYPE_CHECKING:
     from bingbridge.api.client import AsyncBingAdsClient, BingAdsClient
@@ -34,8 +36,9 @@ DOWNLOAD = "DownloadReport"  # the name download errors carry; it is a plain GET
 # Microsoft's performance reports take up to 1,000 accounts in AccountIds (2029 AccountsOverLimit beyond).
 MAX_REPORT_ACCOUNTS = 1000
 MAX_REPORT_NAME = 200
-# Ad performance Daily data is kept 36 months (reference 5.4, data retention).
+# Daily (and longer) data is kept 36 months, hourly data 6 months (reference 5.4 and 11, data retention).
 DAILY_RETENTION_MONTHS = 36
+HOURLY_RETENTION_MONTHS = 6
 # The download URL lives 5 minutes after Poll answers Success; a report request id lives 2 days.
 DOWNLOAD_URL_TTL = dt.timedelta(minutes=5)
 REPORT_ID_TTL = dt.timedelta(days=2)
@@ -63,14 +66,28 @@ def earliest_daily_date(today: dt.date) -> dt.date:
     return months_before(today, DAILY_RETENTION_MONTHS)
 
 
+def earliest_date(today: dt.date, aggregation: str | None) -> dt.date:
+    """The oldest day data at `aggregation` can be asked for (hourly rows are kept 6 months, the rest 36)."""
+    if aggregation in ("Hourly", "HourOfDay"):
+        return months_before(today, HOURLY_RETENTION_MONTHS)
+    return earliest_daily_date(today)
+
+
 def _check(problems: list[FieldProblem]) -> None:
     if problems:
         raise ValidationError(problems, operation=SUBMIT_GENERATE_REPORT.name)
 
 
-def check_ad_performance_request(request: m.AdPerformanceReportRequest, today: dt.date) -> None:
-    """Raise ValidationError, naming each field, for what Microsoft would refuse (codes 2007-2041)."""
+def check_report_request(request: m.ReportRequest, today: dt.date) -> None:
+    """Raise ValidationError, naming each field, for what Microsoft would refuse (codes 2002-2041).
+
+    Columns are checked against the report type's spec (bingbridge.metrics.report_types); a valid type without
+    a spec is sent as it is, with the checks every type shares.
+    """
     problems: list[FieldProblem] = []
+    spec = BY_REQUEST_TYPE.get(request.type)
+    if spec is None and request.type not in m.REPORT_REQUEST_TYPES:
+        problems.append(FieldProblem("type", f"unknown report type {request.type!r}"))
     scope = request.scope
     ids = list(scope.account_ids or []) if scope else []
     if not ids:
@@ -84,14 +101,10 @@ def check_ad_performance_request(request: m.AdPerformanceReportRequest, today: d
     columns = list(request.columns or [])
     if not columns:
         problems.append(FieldProblem("columns", "give at least one column"))
-    unknown = [c for c in columns if c not in m.AD_PERFORMANCE_COLUMNS]
-    if unknown:
-        known = ", ".join(m.AD_PERFORMANCE_COLUMNS)
-        problems.append(FieldProblem("columns", f"unknown columns {unknown}; known: {known}"))
+    if spec is not None:
+        problems += _column_problems(spec, columns)
     if len(set(columns)) != len(columns):
         problems.append(FieldProblem("columns", "a column appears twice"))
-    if columns and not any(c in m.AD_PERFORMANCE_MEASURES for c in columns):
-        problems.append(FieldProblem("columns", "give at least one measure column, e.g. Impressions or Spend"))
     if request.aggregation == "Summary" and "TimePeriod" in columns:
         problems.append(FieldProblem("columns", "TimePeriod cannot be used with Summary aggregation"))
     if request.aggregation not in (None, "Summary") and columns and "TimePeriod" not in columns:
@@ -110,11 +123,22 @@ def check_ad_performance_request(request: m.AdPerformanceReportRequest, today: d
         if not custom and time.predefined_time not in m.REPORT_TIME_PERIODS:
             problems.append(FieldProblem("time", f"predefined time must be one of {', '.join(m.REPORT_TIME_PERIODS)}"))
         if custom:
-            problems += _range_problems(time, today)
+            problems += _range_problems(time, today, request.aggregation)
     _check(problems)
 
 
-def _range_problems(time: m.ReportTime, today: dt.date) -> list[FieldProblem]:
+def _column_problems(spec: ReportType, columns: list[str]) -> list[FieldProblem]:
+    problems: list[FieldProblem] = []
+    unknown = [c for c in columns if c not in spec.known_columns]
+    if unknown:
+        known = ", ".join(spec.known_columns)
+        problems.append(FieldProblem("columns", f"unknown {spec.name} report columns {unknown}; known: {known}"))
+    if columns and not any(c in spec.measures for c in columns):
+        problems.append(FieldProblem("columns", f"give at least one measure column, e.g. {spec.measures[0]}"))
+    return problems
+
+
+def _range_problems(time: m.ReportTime, today: dt.date, aggregation: str | None) -> list[FieldProblem]:
     problems: list[FieldProblem] = []
     dates: dict[str, dt.date] = {}
     for name, value in (("start_date", time.custom_date_range_start), ("end_date", time.custom_date_range_end)):
@@ -132,36 +156,38 @@ def _range_problems(time: m.ReportTime, today: dt.date) -> list[FieldProblem]:
         problems.append(FieldProblem("start_date", f"{start} is in the future (today is {today})"))
     if end and end > today:
         problems.append(FieldProblem("end_date", f"{end} is in the future (today is {today})"))
-    earliest = earliest_daily_date(today)
+    earliest = earliest_date(today, aggregation)
     if start and start < earliest:
-        problems.append(
-            FieldProblem("start_date", f"{start} is older than Microsoft keeps daily data (36 months: {earliest})")
-        )
+        kept = "hourly data (6 months" if earliest > earliest_daily_date(today) else "daily data (36 months"
+        problems.append(FieldProblem("start_date", f"{start} is older than Microsoft keeps {kept}: {earliest})"))
     return problems
 
 
-def ad_performance_report_request(
+def report_request(
     account_ids: Sequence[int],
     start: dt.date,
     end: dt.date,
     *,
     today: dt.date,
+    report: ReportType = AD,
     time_zone: str = DEFAULT_REPORT_TIME_ZONE,
-    columns: Sequence[str] = m.DAILY_AD_METRICS_COLUMNS,
+    columns: Sequence[str] | None = None,
     aggregation: str = "Daily",
     report_name: str | None = None,
-) -> m.AdPerformanceReportRequest:
-    """A zipped CSV ad performance report for a custom range, FormatVersion 2.0 (no thousands separators).
+) -> m.ReportRequest:
+    """A zipped CSV report of type `report` for a custom range, FormatVersion 2.0 (no thousands separators).
 
-    `today` is the current day in `time_zone`; Microsoft checks the range against it.
+    `today` is the current day in `time_zone`; Microsoft checks the range against it. Columns default to the
+    spec's (without TimePeriod for Summary).
     """
-    request = m.AdPerformanceReportRequest(
+    request = m.ReportRequest(
+        type=report.request_type,
         format="Csv",
         format_version="2.0",
         report_name=report_name,
         return_only_complete_data=False,
         aggregation=aggregation,
-        columns=list(columns),
+        columns=list(columns if columns is not None else report.default_columns(aggregation)),
         scope=m.AccountThroughAdGroupReportScope(account_ids=list(account_ids)),
         time=m.ReportTime(
             custom_date_range_start=m.Date.of(start),
@@ -169,11 +195,11 @@ def ad_performance_report_request(
             report_time_zone=time_zone,
         ),
     )
-    check_ad_performance_request(request, today)
+    check_report_request(request, today)
     return request
 
 
-def _first_account(request: m.AdPerformanceReportRequest) -> int | None:
+def _first_account(request: m.ReportRequest) -> int | None:
     ids = request.scope.account_ids if request.scope else None
     return ids[0] if ids else None
 
@@ -224,14 +250,14 @@ class Reporting:
 
     def submit_generate_report(
         self,
-        request: m.AdPerformanceReportRequest,
+        request: m.ReportRequest,
         *,
         today: dt.date,
         customer_id: int | None = None,
         account_id: int | None = None,
     ) -> str:
         """Queue a report and return its request id (valid two days)."""
-        check_ad_performance_request(request, today)
+        check_report_request(request, today)
         answer = self._client.call(
             SUBMIT_GENERATE_REPORT,
             m.SubmitGenerateReportRequest(report_request=request),
@@ -281,13 +307,13 @@ class AsyncReporting:
 
     async def submit_generate_report(
         self,
-        request: m.AdPerformanceReportRequest,
+        request: m.ReportRequest,
         *,
         today: dt.date,
         customer_id: int | None = None,
         account_id: int | None = None,
     ) -> str:
-        check_ad_performance_request(request, today)
+        check_report_request(request, today)
         answer = await self._client.call(
             SUBMIT_GENERATE_REPORT,
             m.SubmitGenerateReportRequest(report_request=request),

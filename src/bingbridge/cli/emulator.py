@@ -24,6 +24,13 @@ from bingbridge.cli.common import report_errors
 )
 @click.option("--error-rate", type=float, default=0.0, show_default=True, help="Share of calls failing with 500.")
 @click.option("--latency-ms", type=int, default=0, show_default=True, help="Delay added to every call.")
+@click.option(
+    "--accounts",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Accounts the seeded user reaches, over client customers in several time zones (0: the seeded 7).",
+)
 def emulator(
     host: str,
     port: int,
@@ -35,12 +42,13 @@ def emulator(
     calls_per_minute: int,
     error_rate: float,
     latency_ms: int,
+    accounts: int,
 ) -> None:
     """Run a local Microsoft Advertising (REST, SOAP and OAuth at Microsoft's paths).
 
     Point bingbridge at it with BINGBRIDGE_API_BASE_URL=http://127.0.0.1:8099.
 
-    Example: bingbridge emulator --port 8099 --calls-per-minute 100
+    Example: bingbridge emulator --port 8099 --calls-per-minute 100 --accounts 1000
     """
     from bingbridge.emulator.server import serve_forever
     from bingbridge.emulator.state import EmulatorConfig
@@ -54,7 +62,10 @@ def emulator(
         calls_per_minute=calls_per_minute,
         error_rate=error_rate,
         latency_ms=latency_ms,
+        accounts=accounts,
     )
+    if 0 < accounts < 7:
+        raise click.BadParameter("at least 7 (the seeded world's accounts), or 0", param_hint="--accounts")
     click.echo(f"Emulator on http://{host}:{port} — export BINGBRIDGE_API_BASE_URL=http://{host}:{port}", err=True)
     serve_forever(config, host, port)
 

@@ -29,9 +29,29 @@ def _day(value: str | None, field: str) -> dt.date | None:
         raise ValidationError([FieldProblem(field, f"is not a date YYYY-MM-DD: {value!r}")]) from None
 
 
+def _report_options(func: Any) -> Any:
+    from bingbridge.metrics.report_types import AGGREGATIONS, REPORT_TYPES
+
+    func = click.option(
+        "--aggregation",
+        type=click.Choice(list(AGGREGATIONS)),
+        default="daily",
+        show_default=True,
+        help="One row per entity per day, hour, week, month, year, or for the whole range (summary).",
+    )(func)
+    return click.option(
+        "--report",
+        type=click.Choice(list(REPORT_TYPES)),
+        default="ad",
+        show_default=True,
+        help="Microsoft's report type (ad: the Daily Ad Metrics record).",
+    )(func)
+
+
 @click.group()
 def metrics() -> None:
-    """Daily ad metrics: import spend, clicks, impressions and conversions per ad per day, export them.
+    """Metrics: import spend, clicks, impressions, conversions and revenue per ad (or campaign, keyword, goal, ...)
+    per day (or hour, week, month, range) for many accounts at once, and export them.
 
     Example: bingbridge metrics runs
     """
@@ -49,6 +69,12 @@ def metrics() -> None:
     show_default=True,
     help="Re-import this many recent days, updating them in place (Microsoft revises conversions late).",
 )
+@_report_options
+@click.option("--columns", default=None, help="Microsoft's column names, comma-separated (default: the report's).")
+@click.option(
+    "--max-jobs", type=int, default=4, show_default=True, help="Report jobs running at once (Microsoft answers 207 "
+    "above its own limit; we then wait for running jobs).",
+)  # fmt: skip
 @_database_option
 @connection_options
 @json_option
@@ -59,19 +85,25 @@ def metrics_import(
     days: int | None,
     since: str | None,
     lookback_days: int,
+    report: str,
+    aggregation: str,
+    columns: str | None,
+    max_jobs: int,
     database_url: str | None,
     as_json: bool,
     config_file: Path | None,
     **conn: Any,
 ) -> None:
-    """Import daily ad metrics into the database: the previous day in each account's time zone plus the lookback
-    window, or a backfill with --days / --since. Safe to run from cron: records are upserted, never duplicated,
-    and an interrupted run resumes from its saved report ids. Exit code 1 when an account failed.
+    """Import metrics into the database: the previous day in each account's time zone plus the lookback window,
+    or a backfill with --days / --since. Accounts whose ranges agree share one report job (up to 1,000 accounts).
+    Safe to run from cron: records are upserted, never duplicated, and an interrupted run resumes from its saved
+    report ids. Exit code 1 when an account failed (the others still load).
 
-    Example: bingbridge metrics import --days 365 --account-name Contoso
+    Example: bingbridge metrics import --report campaign --aggregation weekly --days 90
     """
     from bingbridge.api.client import BingAdsClient
     from bingbridge.metrics.importer import ImportOptions, check_options, run_import
+    from bingbridge.metrics.report_types import AGGREGATIONS
     from bingbridge.store import create_engine_for
 
     options = ImportOptions(
@@ -81,6 +113,10 @@ def metrics_import(
         since=_day(since, "since"),
         lookback_days=lookback_days,
         trigger="cli",
+        report=report,
+        aggregation=AGGREGATIONS[aggregation],
+        columns=[c.strip() for c in columns.split(",") if c.strip()] if columns is not None else None,
+        max_in_flight=max_jobs,
     )
     check_options(options, dt.datetime.now(dt.UTC))
     settings = load_settings(config_file, database_url=database_url, **conn)
@@ -111,6 +147,7 @@ def metrics_import(
 @click.option("--since", default=None, help="First day, YYYY-MM-DD.")
 @click.option("--until", default=None, help="Last day, YYYY-MM-DD.")
 @click.option("--account-id", "account_ids", type=int, multiple=True, help="Only these accounts.")
+@_report_options
 @click.option(
     "--output",
     default=None,
@@ -126,17 +163,23 @@ def metrics_export(
     since: str | None,
     until: str | None,
     account_ids: tuple[int, ...],
+    report: str,
+    aggregation: str,
     output: str | None,
     database_url: str | None,
     config_file: Path | None,
     as_json: bool,
 ) -> None:
-    """Export stored Daily Ad Metrics records as CSV, JSON Lines, Parquet or Amplitude events.
+    """Export stored records of a report type as CSV, JSON Lines, Parquet or (the ad report, daily) Amplitude events.
 
-    Example: bingbridge metrics export --format parquet --since 2026-01-01 --output metrics.parquet
+    Example: bingbridge metrics export --report campaign --aggregation weekly --format csv --output campaigns.csv
     """
+    from functools import partial
+
     from bingbridge.errors import FieldProblem, ValidationError
     from bingbridge.metrics import sinks
+    from bingbridge.metrics.records import export_fields
+    from bingbridge.metrics.report_types import AGGREGATIONS, report_type
     from bingbridge.store import create_engine_for, migrate
 
     first, last = _day(since, "since"), _day(until, "until")
@@ -145,6 +188,11 @@ def metrics_export(
     to_stdout = output in (None, "-")
     if fmt == "parquet" and to_stdout:
         raise ValidationError([FieldProblem("output", "Parquet is binary: give --output FILE")])
+    if fmt == "amplitude" and (report, aggregation) != ("ad", "daily"):
+        raise ValidationError([FieldProblem("format", "Amplitude events are Daily Ad Metrics: --report ad, daily")])
+    spec, grain = report_type(report), AGGREGATIONS[aggregation]
+    fields = export_fields(spec, grain)
+    export = partial(sinks.export, report=spec, aggregation=grain)
     settings = load_settings(config_file, database_url=database_url)
     engine = create_engine_for(settings.database_url)
     migrate(engine)
@@ -156,22 +204,26 @@ def metrics_export(
         with httpx.Client(timeout=settings.timeout_seconds) as http:
             sink: Any = sinks.AmplitudeHttpSink(http, settings.amplitude_batch_url, key)
             with sink:
-                count = sinks.export(engine, sink, first, last, account_ids)
+                count = export(engine, sink, first, last, account_ids)
         destination = settings.amplitude_batch_url
     elif fmt == "parquet":
         assert output is not None
-        with sinks.ParquetSink(Path(output)) as sink:
-            count = sinks.export(engine, sink, first, last, account_ids)
+        with sinks.ParquetSink(Path(output), fields) as sink:
+            count = export(engine, sink, first, last, account_ids)
         destination = output
     else:
-        kinds = {"csv": sinks.CsvSink, "jsonl": sinks.JsonLinesSink, "amplitude": sinks.AmplitudeFileSink}
+        kinds: dict[str, Any] = {
+            "csv": partial(sinks.CsvSink, fields=fields),
+            "jsonl": sinks.JsonLinesSink,
+            "amplitude": sinks.AmplitudeFileSink,
+        }
         if to_stdout:
             with kinds[fmt](sys.stdout) as sink:
-                count = sinks.export(engine, sink, first, last, account_ids)
+                count = export(engine, sink, first, last, account_ids)
         else:
             assert output is not None
             with open(output, "w", encoding="utf-8", newline="") as out, kinds[fmt](out) as sink:
-                count = sinks.export(engine, sink, first, last, account_ids)
+                count = export(engine, sink, first, last, account_ids)
             destination = output
     engine.dispose()
     summary = {"format": fmt, "rows": count, "destination": destination}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 _MASK = (1 << 64) - 1
@@ -198,3 +198,149 @@ class AdMetricsWorld:
         for day in touched:
             self.revisions[(account_id, day)] = self.revisions.get((account_id, day), 0) + 1
         return touched
+
+
+# ---- every report type from the same ground truth ----
+#
+# The ad rows above are the one ground truth. Account, campaign and ad group reports add them up; keyword, search
+# query, geographic and per-goal reports split each ad's numbers between the ad group's keywords (then queries),
+# locations or goals, in whole units, so every report of a range adds up to the same totals. Asset groups are
+# Performance Max entities of their own (Microsoft reports them apart from ads), drawn the same way as ads.
+
+_KEYWORDS = ("trail boots", "hiking shoes", "waterproof boots")
+_QUERIES = ("{} sale", "best {}")
+_LOCATIONS = (("United States", "Seattle"), ("United States", "Chicago"), ("Canada", "Toronto"))
+_GOALS = (("Purchase", "Purchase"), ("Sign-up", "NewsletterSignup"))
+_ASSET_GROUPS = ("All products", "Spring collection")
+_AUDIENCES = (("25-34", "Female"), ("25-34", "Male"), ("35-49", "Female"), ("35-49", "Male"))
+MEASURES = ("Impressions", "Clicks", "Spend", "Conversions", "Revenue")  # Spend and Revenue in cents
+
+
+class Fact(NamedTuple):
+    """One entity on one day in one report type: its attribute cells (Microsoft's names) and MEASURES values."""
+
+    day: dt.date
+    attributes: tuple[tuple[str, object], ...]
+    measures: tuple[int, ...]
+
+
+def _share(measures: tuple[int, ...], percent: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """`percent` of each measure (whole units, rounded down) and the rest."""
+    part = tuple(v * percent // 100 for v in measures)
+    return part, tuple(v - p for v, p in zip(measures, part, strict=True))
+
+
+def _split(measures: tuple[int, ...], key: int, ways: int) -> list[tuple[int, ...]]:
+    """Measures split `ways` ways by shares drawn from `key`; the parts add up exactly."""
+    parts: list[tuple[int, ...]] = []
+    rest = measures
+    for i in range(ways - 1):
+        part, rest = _share(rest, 35 + mix(key, i) % 30)
+        parts.append(part)
+    return [*parts, rest]
+
+
+def _account(ad: SyntheticAd) -> tuple[tuple[str, object], ...]:
+    return (
+        ("AccountId", ad.account_id),
+        ("AccountName", ad.account_name),
+        ("AccountNumber", f"F{ad.account_id % 10_000_000:07d}"),
+        ("CurrencyCode", ad.currency_code),
+    )
+
+
+def _campaign(ad: SyntheticAd) -> tuple[tuple[str, object], ...]:
+    return (*_account(ad), ("CampaignId", ad.campaign_id), ("CampaignName", ad.campaign_name))
+
+
+def _ad_group(ad: SyntheticAd) -> tuple[tuple[str, object], ...]:
+    return (*_campaign(ad), ("AdGroupId", ad.ad_group_id), ("AdGroupName", ad.ad_group_name))
+
+
+def _ad(ad: SyntheticAd) -> tuple[tuple[str, object], ...]:
+    return (
+        *_ad_group(ad),
+        ("AdId", ad.ad_id),
+        ("AdTitle", ad.ad_title),
+        ("AdType", "Text" if ad.ad_title else "Responsive search"),
+        ("AdStatus", "Active"),
+        ("FinalUrl", ad.final_url),
+    )
+
+
+def _measures(row: MetricsRow) -> tuple[int, ...]:
+    return (row.impressions, row.clicks, row.spend_cents, row.conversions, row.revenue_cents)
+
+
+def _keywords(row: MetricsRow) -> Iterator[tuple[int, str, tuple[int, ...]]]:
+    ad = row.ad
+    parts = _split(_measures(row), mix(ad.key, row.day.toordinal()), 2)
+    for k, part in enumerate(parts):
+        yield ad.ad_group_id * 10 + k, _KEYWORDS[(ad.ad_group_id + k) % len(_KEYWORDS)], part
+
+
+def facts(report: str, rows: Iterator[MetricsRow]) -> Iterator[Fact]:
+    """The facts of report type `report` (a bingbridge.metrics.report_types name) drawn from ad rows."""
+    for row in rows:
+        ad, day = row.ad, row.day
+        if report in ("ad", "asset_group"):
+            attributes = _ad(ad)
+            if report == "asset_group":
+                attributes = (
+                    *_campaign(ad),
+                    ("AssetGroupId", ad.ad_id),
+                    ("AssetGroupName", ad.ad_title),
+                )
+            yield Fact(day, attributes, _measures(row))
+        elif report in ("account", "campaign", "ad_group"):
+            entity = {"account": _account, "campaign": _campaign, "ad_group": _ad_group}[report]
+            yield Fact(day, entity(ad), _measures(row))
+        elif report in ("keyword", "search_query"):
+            for keyword_id, keyword, part in _keywords(row):
+                base = (*_ad_group(ad), ("KeywordId", keyword_id), ("Keyword", keyword))
+                if report == "keyword":
+                    yield Fact(day, base, part)
+                    continue
+                for q, share in enumerate(_split(part, mix(keyword_id, day.toordinal()), len(_QUERIES))):
+                    yield Fact(day, (*base, ("SearchQuery", _QUERIES[q].format(keyword))), share)
+        elif report == "geographic":
+            parts = _split(_measures(row), mix(ad.key ^ 0x5EED, day.toordinal()), len(_LOCATIONS))
+            for (country, city), part in zip(_LOCATIONS, parts, strict=True):
+                yield Fact(day, (*_ad_group(ad), ("Country", country), ("City", city)), part)
+        elif report == "conversion":
+            parts = _split(_measures(row), mix(ad.key ^ 0x60A1, day.toordinal()), len(_GOALS))
+            for g, ((goal, _kind), part) in enumerate(zip(_GOALS, parts, strict=True)):
+                goal_id = 90_000_000 + ad.account_id % 1_000_000 * 10 + g
+                yield Fact(day, (*_ad_group(ad), ("GoalId", goal_id), ("Goal", goal)), part)
+        elif report == "age_gender":
+            parts = _split(_measures(row), mix(ad.key ^ 0xA6E, day.toordinal()), len(_AUDIENCES))
+            for (age, gender), part in zip(_AUDIENCES, parts, strict=True):
+                yield Fact(day, (*_ad_group(ad), ("AgeGroup", age), ("Gender", gender)), part)
+        else:
+            raise KeyError(f"the emulator has no data for the {report} report")
+
+
+def asset_groups_of(world: AdMetricsWorld, ads: list[SyntheticAd]) -> list[SyntheticAd]:
+    """The account's Performance Max asset groups: one campaign, two asset groups, numbers drawn like an ad's."""
+    if not ads:
+        return []
+    first = ads[0]
+    campaign_id = first.campaign_id + 900_000
+    return [
+        replace(
+            ad,
+            campaign_id=campaign_id,
+            campaign_name="Performance Max - All",
+            ad_group_id=campaign_id,
+            ad_group_name="",
+            ad_id=campaign_id + 1 + i,
+            ad_title=_ASSET_GROUPS[i],
+            final_url=None,
+            key=mix(ad.key, 0xA55E7),
+        )
+        for i, ad in enumerate(ads[:2])
+    ]
+
+
+SERVED_REPORTS = ("ad", "account", "campaign", "ad_group", "keyword", "search_query", "geographic", "asset_group",
+                  "conversion", "age_gender")  # fmt: skip

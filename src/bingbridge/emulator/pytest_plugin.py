@@ -9,6 +9,7 @@ Use it with a client pointed at it:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -25,16 +26,21 @@ def bingads_emulator() -> Iterator[RunningEmulator]:
         yield emulator
 
 
-@pytest.fixture
-def bingads_settings(bingads_emulator: RunningEmulator, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Settings that reach the emulator, with a refresh token minted for its default user."""
-    config = bingads_emulator.config
-    tokens = httpx.post(f"{bingads_emulator.url}/_emulator/tokens").json()
+def emulator_settings(emulator: RunningEmulator, token_file: Path) -> Settings:
+    """Settings that reach `emulator`, with a refresh token minted for its default user."""
+    config = emulator.config
+    tokens = httpx.post(f"{emulator.url}/_emulator/tokens").json()
     return Settings(
         client_id=config.client_id,
         client_secret=Secret(config.client_secret),
         developer_token=Secret(config.developer_token),
         refresh_token=Secret(tokens["refresh_token"]),
-        api_base_url=bingads_emulator.url,
-        token_file=tmp_path_factory.mktemp("bingbridge") / "tokens.json",
+        api_base_url=emulator.url,
+        token_file=token_file,
     )
+
+
+@pytest.fixture
+def bingads_settings(bingads_emulator: RunningEmulator, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings that reach the emulator, with a refresh token minted for its default user."""
+    return emulator_settings(bingads_emulator, tmp_path_factory.mktemp("bingbridge") / "tokens.json")

@@ -7,8 +7,16 @@ What the emulator does where Microsoft is silent (each a choice of ours):
 - Submit and Poll need the CustomerAccountId header (1030 without it, 106 for an account the user cannot see).
 - An unknown ReportRequestId answers 201 ApiInputValidationError; polling another user's job answers 106.
 - A range starting before the 36 months of Daily retention answers 2040 InvalidCustomDateRange.
-- Only the columns in `bingbridge.api.models.reporting.AD_PERFORMANCE_COLUMNS` are produced; another valid column,
-  or the Xml format, answers 201 naming it.
+- Report types: those of `bingbridge.metrics.report_types` in `SERVED_REPORTS` are produced, from one ground truth
+  (emulator/ad_metrics.py); another valid type of the WSDL is accepted and ends in Success with no download URL
+  (Microsoft's answer when no data matches), so a valid request is never told it is wrong. Only the spec's columns
+  are produced; another valid column, or the Xml format, answers 201 naming it.
+- Aggregation shapes the rows (reference 11): one row per entity per period; TimePeriod is the period's first
+  day (Weekly: Sunday, WeeklyStartingMonday: Monday, Monthly: the 1st, Yearly: 1 January), `yyyy-mm-dd|H` for
+  Hourly (a day's numbers spread over its hours in whole units), absent for Summary (one row per entity for the
+  range). HourOfDay groups the hours of the range (TimePeriod "0".."23"), DayOfWeek its weekdays ("Monday"...);
+  Microsoft does not document these cells, so those two are our reading.
+- Jobs that include an account of `report_error_account_ids` end in Error (to exercise failure isolation).
 - Each Success poll hands out a fresh download URL valid `report_url_ttl_seconds` (300) on the injectable
   `ReportingState.clock`; an expired one answers 403 AuthenticationFailed like Azure storage does.
 - Ctr and AverageCpc are "--" when there were no impressions or clicks, as in Microsoft's files.
@@ -20,12 +28,14 @@ import csv
 import datetime as dt
 import io
 import secrets
+import shutil
+import tempfile
 import time
 import uuid
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -35,9 +45,17 @@ from bingbridge.api.models import reporting as m
 from bingbridge.api.models.customer import AdvertiserAccount
 from bingbridge.api.models.timezones import DEFAULT_REPORT_TIME_ZONE, REPORT_TIME_ZONES, today_in, zone
 from bingbridge.emulator import faults
-from bingbridge.emulator.ad_metrics import AdMetricsWorld, MetricsRow, SyntheticAd
+from bingbridge.emulator.ad_metrics import (
+    SERVED_REPORTS,
+    AdMetricsWorld,
+    Fact,
+    SyntheticAd,
+    asset_groups_of,
+    facts,
+)
 from bingbridge.emulator.context import Caller, Handler, require_account
 from bingbridge.emulator.state import EmulatorState
+from bingbridge.metrics.report_types import BY_REQUEST_TYPE, ReportType
 
 # Symbolic codes (reference 4.3); all carry the ReportingService prefix.
 REPORTING_CODES = {
@@ -78,7 +96,7 @@ class ReportJob:
     id: str
     user_id: int
     customer_id: int
-    request: m.AdPerformanceReportRequest
+    request: m.ReportRequest
     polls: int = 0
     status: m.ReportStatus = "Pending"
     content: bytes | None = None
@@ -133,11 +151,11 @@ def _date(value: m.Date | None, code: int, what: str) -> dt.date:
         raise reporting_fault(code, f"The custom date range {what} is not a valid date.") from None
 
 
-def _validate(state: EmulatorState, caller: Caller, req: m.AdPerformanceReportRequest | None) -> None:
+def _validate(state: EmulatorState, caller: Caller, req: m.ReportRequest | None) -> None:
     if req is None:
         raise reporting_fault(2001, "The report request is null.")
-    if req.type != "AdPerformanceReportRequest":
-        raise reporting_fault(2002, f"The report type {req.type!r} is not supported.")
+    if req.type not in m.REPORT_REQUEST_TYPES:
+        raise reporting_fault(2002, f"The report type {req.type!r} is not valid.")
     if req.format not in (None, "Csv", "Tsv"):
         raise reporting_fault(201, f"The emulator writes Csv and Tsv reports, not {req.format}.")
     ids = list(req.scope.account_ids or []) if req.scope else []
@@ -153,12 +171,14 @@ def _validate(state: EmulatorState, caller: Caller, req: m.AdPerformanceReportRe
     columns = req.columns or []
     if not columns:
         raise reporting_fault(2014, "The report columns are null or empty.")
-    unknown = [c for c in columns if c not in m.AD_PERFORMANCE_COLUMNS]
-    if unknown:
-        raise reporting_fault(201, f"The emulator does not produce the columns {unknown}.")
+    spec = served_type(req)
+    if spec is not None:
+        unknown = [c for c in columns if c not in spec.known_columns]
+        if unknown:
+            raise reporting_fault(201, f"The emulator does not produce the {spec.request_type} columns {unknown}.")
     if len(set(columns)) != len(columns):
         raise reporting_fault(2016, "The report columns contain duplicates.")
-    if not any(c in m.AD_PERFORMANCE_MEASURES for c in columns):
+    if spec is not None and not any(c in spec.measures for c in columns):
         raise reporting_fault(2017, "At least one measure column is required.")
     if req.aggregation == "Summary" and "TimePeriod" in columns:
         raise reporting_fault(2034, "TimePeriod cannot be selected for a Summary report.")
@@ -167,7 +187,7 @@ def _validate(state: EmulatorState, caller: Caller, req: m.AdPerformanceReportRe
     _validate_time(state, req)
 
 
-def _validate_time(state: EmulatorState, req: m.AdPerformanceReportRequest) -> None:
+def _validate_time(state: EmulatorState, req: m.ReportRequest) -> None:
     time_ = req.time
     if time_ is None:
         raise reporting_fault(2008, "The report time is required.")
@@ -190,8 +210,8 @@ def _validate_time(state: EmulatorState, req: m.AdPerformanceReportRequest) -> N
         raise reporting_fault(2010, "The end date cannot be in the future.")
     if end < start:
         raise reporting_fault(2011, "The end date is before the start date.")
-    if start < rules.earliest_daily_date(today):
-        raise reporting_fault(2040, "The custom date range starts before the data Microsoft keeps (36 months).")
+    if start < rules.earliest_date(today, req.aggregation):
+        raise reporting_fault(2040, "The custom date range starts before the data kept for this aggregation.")
     if req.return_only_complete_data and end >= today:
         raise reporting_fault(2004, "Complete data is not available for a range that includes today.")
 
@@ -228,8 +248,12 @@ def poll_generate_report(
         raise faults.ad_api(106)
     job.polls += 1
     if job.status == "Pending" and job.polls > state.config.report_pending_polls:
-        job.content, job.rows = build_report(state, job.request)
-        job.status = "Success"
+        ids = job.request.scope.account_ids or [] if job.request.scope else []
+        if set(state.config.report_error_account_ids).intersection(ids):
+            job.status = "Error"
+        else:
+            job.content, job.rows = build_report(state, job.request)
+            job.status = "Success"
     url = None
     if job.status == "Success" and job.content is not None:
         token = secrets.token_urlsafe(18)
@@ -297,87 +321,186 @@ def _money(cents: int) -> str:
     return f"{cents // 100}.{cents % 100:02d}"
 
 
-def _cells(row: MetricsRow, columns: list[str]) -> list[str]:
-    ad = row.ad
-    values: dict[str, Any] = {
-        "TimePeriod": row.day.isoformat(),
-        "AccountId": ad.account_id,
-        "AccountName": ad.account_name,
-        "AccountNumber": f"F{ad.account_id % 10_000_000:07d}",
-        "CampaignId": ad.campaign_id,
-        "CampaignName": ad.campaign_name,
-        "AdGroupId": ad.ad_group_id,
-        "AdGroupName": ad.ad_group_name,
-        "AdId": ad.ad_id,
-        "AdTitle": ad.ad_title if ad.ad_title is not None else m.NOT_APPLICABLE,
-        "AdType": "Text" if ad.ad_title else "Responsive search",
-        "AdStatus": "Active",
-        "FinalUrl": ad.final_url if ad.final_url is not None else m.NOT_APPLICABLE,
-        "CurrencyCode": ad.currency_code,
-        "DeviceType": "Computer",
-        "Network": "Microsoft sites and select traffic",
-        "Impressions": row.impressions,
-        "Clicks": row.clicks,
-        "Spend": _money(row.spend_cents),
-        "Conversions": row.conversions,
-        "Revenue": _money(row.revenue_cents),
-        "AllConversions": row.conversions,
-        "Ctr": f"{100 * row.clicks / row.impressions:.2f}%" if row.impressions else m.NOT_APPLICABLE,
-        "AverageCpc": f"{row.spend_cents / 100 / row.clicks:.2f}" if row.clicks else m.NOT_APPLICABLE,
-    }
-    return [str(values[c]) for c in columns]
+def served_type(req: m.ReportRequest) -> ReportType | None:
+    """The spec of a report type the emulator produces; None for the other valid types (they get no data)."""
+    spec = BY_REQUEST_TYPE.get(req.type)
+    return spec if spec is not None and spec.name in SERVED_REPORTS else None
 
 
-def report_rows(state: EmulatorState, account_ids: Iterable[int], start: dt.date, end: dt.date) -> list[MetricsRow]:
-    """The ground truth: rows for the accounts and days, each account's days in date order."""
+def _period(aggregation: str, day: dt.date) -> str | None:
+    """The TimePeriod cell of a day's row: the first day of its week, month or year; None for Summary."""
+    if aggregation == "Summary":
+        return None
+    if aggregation == "DayOfWeek":
+        return day.strftime("%A")
+    if aggregation == "Weekly":  # weeks start on Sunday
+        day -= dt.timedelta(days=(day.weekday() + 1) % 7)
+    elif aggregation == "WeeklyStartingMonday":
+        day -= dt.timedelta(days=day.weekday())
+    elif aggregation == "Monthly":
+        day = day.replace(day=1)
+    elif aggregation == "Yearly":
+        day = day.replace(month=1, day=1)
+    return day.isoformat()
+
+
+_HOURS = range(24)
+
+
+def _hourly(fact: Fact, hour_only: bool) -> Iterator[tuple[str, tuple[int, ...]]]:
+    """A day's numbers spread over its 24 hours (whole units; the hours add up to the day)."""
+    parts = _split_hours(fact.measures, fact.day.toordinal())
+    day = fact.day.isoformat()
+    for hour, part in zip(_HOURS, parts, strict=True):
+        yield (str(hour) if hour_only else f"{day}|{hour}"), part
+
+
+def _split_hours(measures: tuple[int, ...], ordinal: int) -> list[tuple[int, ...]]:
+    weights = [1 + (ordinal * 31 + h * 7) % 5 for h in _HOURS]
+    total = sum(weights)
+    parts = [tuple(v * w // total for v in measures) for w in weights]
+    rest = tuple(v - sum(p[i] for p in parts) for i, v in enumerate(measures))
+    parts[12] = tuple(a + b for a, b in zip(parts[12], rest, strict=True))  # the remainder goes to noon
+    return parts
+
+
+Aggregated = tuple[str | None, tuple[tuple[str, object], ...], tuple[int, ...]]
+
+
+def aggregate(found: Iterator[Fact], aggregation: str, unique_daily: bool) -> Iterator[Aggregated]:
+    """One row per entity per period (reference 11). `unique_daily`: the facts are already one per entity per day."""
+    if aggregation == "Daily" and unique_daily:
+        for fact in found:
+            yield fact.day.isoformat(), fact.attributes, fact.measures
+        return
+    totals: dict[tuple[str | None, tuple[tuple[str, object], ...]], list[int]] = {}
+    for fact in found:
+        if aggregation in ("Hourly", "HourOfDay"):
+            periods: Iterable[tuple[str | None, tuple[int, ...]]] = _hourly(fact, aggregation == "HourOfDay")
+        else:
+            periods = [(_period(aggregation, fact.day), fact.measures)]
+        for period, measures in periods:
+            key = (period, fact.attributes)
+            sums = totals.get(key)
+            if sums is None:
+                totals[key] = list(measures)
+            else:
+                for i, value in enumerate(measures):
+                    sums[i] += value
+    for (period, attributes), sums in totals.items():
+        if sums[0] or sums[3]:  # Microsoft has no row for an entity without impressions (or conversions)
+            yield period, attributes, tuple(sums)
+
+
+_CONSTANT_CELLS = {"DeviceType": "Computer", "Network": "Microsoft sites and select traffic"}
+
+
+def cell_values(row: Aggregated) -> dict[str, Any]:
+    """A row's cells by Microsoft's column name, as written in the file."""
+    period, attributes, (impressions, clicks, spend, conversions, revenue) = row
+    values: dict[str, Any] = {**_CONSTANT_CELLS, "TimePeriod": period}
+    values.update(attributes)
+    values.update(
+        Impressions=impressions,
+        Clicks=clicks,
+        Spend=_money(spend),
+        Conversions=conversions,
+        Revenue=_money(revenue),
+        AllConversions=conversions,
+        Ctr=f"{100 * clicks / impressions:.2f}%" if impressions else m.NOT_APPLICABLE,
+        AverageCpc=f"{spend / 100 / clicks:.2f}" if clicks else m.NOT_APPLICABLE,
+    )
+    return values
+
+
+def _cells(row: Aggregated, columns: list[str]) -> list[str]:
+    values = cell_values(row)
+    return [m.NOT_APPLICABLE if values.get(c) is None else str(values[c]) for c in columns]
+
+
+def report_rows(
+    state: EmulatorState,
+    account_ids: Iterable[int],
+    start: dt.date,
+    end: dt.date,
+    report: str = "ad",
+    aggregation: str = "Daily",
+) -> Iterator[Aggregated]:
+    """The ground truth of a report type: one row per entity per period, account by account."""
     reporting = reporting_state(state)
-    found: list[MetricsRow] = []
     for account_id in account_ids:
         account = state.world.accounts[account_id]
-        found.extend(reporting.world.rows(ads_of(state, account), start, end))
-    return found
+        ads = ads_of(state, account)
+        if report == "asset_group":
+            ads = asset_groups_of(reporting.world, ads)
+        found = facts(report, reporting.world.rows(ads, start, end))
+        yield from aggregate(found, aggregation, report in ("ad", "asset_group"))
 
 
-def build_report(state: EmulatorState, req: m.AdPerformanceReportRequest) -> tuple[bytes | None, int]:
+def build_report(state: EmulatorState, req: m.ReportRequest) -> tuple[bytes | None, int]:
     """The zipped file in Microsoft's layout (reference 5.4) and its row count; None when no row matched."""
     assert req.time is not None and req.scope is not None and req.columns is not None
+    spec = served_type(req)
+    ids = req.scope.account_ids or []
+    if spec is None:
+        return None, 0
     zone_name = req.time.report_time_zone or DEFAULT_REPORT_TIME_ZONE
     now = reporting_state(state).now()
     start, end = _resolved_range(req.time, today_in(zone_name, now))
-    rows = report_rows(state, req.scope.account_ids or [], start, end)
-    if not rows:
-        return None, 0
-    text = io.StringIO()
-    delimiter = "\t" if req.format == "Tsv" else ","
-    writer = csv.writer(text, delimiter=delimiter, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
-    name = req.report_name or f"AdPerformanceReport-{now:%m-%d-%Y %H:%M:%S}"
-    if not req.exclude_report_header:
-        report_time = _us_date(start) if start == end else f"{_us_date(start)},{_us_date(end)}"
-        last_day = now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=3)
-        for line in (
-            f"Report Name: {name}",
-            f"Report Time: {report_time}",
-            f"Time Zone: {time_zone_label(zone_name, now)}",
-            f"Last Completed Available Day: {_us_time(last_day)}",
-            f"Last Completed Available Hour: {_us_time(last_day)}",
-            f"Report Aggregation: {req.aggregation}",
-            "Report Filter: ",
-            f"Potential Incomplete Data: {'true' if end >= today_in(zone_name, now) else 'false'}",
-            f"Rows: {len(rows)}",
-        ):
-            writer.writerow([line])
-        text.write("\r\n")
-    if not req.exclude_column_headers:
-        writer.writerow(req.columns)
-    for row in rows:
-        writer.writerow(_cells(row, req.columns))
-    if not req.exclude_report_footer:
-        text.write("\r\n")
-        writer.writerow([f"©{now.year}{m.REPORT_FOOTER_SUFFIX} "])
+    aggregation = req.aggregation or "Summary"
+    delimiter = _delimiter(req)
+    with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as data:
+        writer = csv.writer(data, delimiter=delimiter, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+        count = 0
+        for row in report_rows(state, ids, start, end, spec.name, aggregation):
+            writer.writerow(_cells(row, req.columns))
+            count += 1
+        if not count:
+            return None, 0
+        data.seek(0)
+        return _zipped(req, (start, end), now, count, data), count
+
+
+def _zipped(req: m.ReportRequest, span: tuple[dt.date, dt.date], now: dt.datetime, count: int, data: IO[str]) -> bytes:
+    """The file: header block, column row, the data rows written so far (`data`), footer; zipped."""
+    assert req.time is not None and req.columns is not None
+    start, end = span
+    zone_name = req.time.report_time_zone or DEFAULT_REPORT_TIME_ZONE
+    name = req.report_name or f"{req.type.removesuffix('Request')}-{now:%m-%d-%Y %H:%M:%S}"
     payload = io.BytesIO()
-    with zipfile.ZipFile(payload, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(f"{name.replace('/', '-').replace(':', '-')}.csv", text.getvalue().encode("utf-8-sig"))
-    return payload.getvalue(), len(rows)
+    with (
+        zipfile.ZipFile(payload, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open(f"{name.replace('/', '-').replace(':', '-')}.csv", "w", force_zip64=True) as member,
+        io.TextIOWrapper(member, encoding="utf-8-sig", newline="") as text,
+    ):
+        writer = csv.writer(text, delimiter=_delimiter(req), quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+        if not req.exclude_report_header:
+            report_time = _us_date(start) if start == end else f"{_us_date(start)},{_us_date(end)}"
+            last_day = now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=3)
+            for line in (
+                f"Report Name: {name}",
+                f"Report Time: {report_time}",
+                f"Time Zone: {time_zone_label(zone_name, now)}",
+                f"Last Completed Available Day: {_us_time(last_day)}",
+                f"Last Completed Available Hour: {_us_time(last_day)}",
+                f"Report Aggregation: {req.aggregation}",
+                "Report Filter: ",
+                f"Potential Incomplete Data: {'true' if end >= today_in(zone_name, now) else 'false'}",
+                f"Rows: {count}",
+            ):
+                writer.writerow([line])
+            text.write("\r\n")
+        if not req.exclude_column_headers:
+            writer.writerow(req.columns)
+        shutil.copyfileobj(data, text, 1 << 20)
+        if not req.exclude_report_footer:
+            text.write("\r\n")
+            writer.writerow([f"©{now.year}{m.REPORT_FOOTER_SUFFIX} "])
+    return payload.getvalue()
+
+
+def _delimiter(req: m.ReportRequest) -> str:
+    return "\t" if req.format == "Tsv" else ","
 
 
 def _resolved_range(time_: m.ReportTime, today: dt.date) -> tuple[dt.date, dt.date]:
@@ -388,27 +511,15 @@ def _resolved_range(time_: m.ReportTime, today: dt.date) -> tuple[dt.date, dt.da
     return today - dt.timedelta(days=back_start), today - dt.timedelta(days=back_end)
 
 
-def ground_truth(row: MetricsRow) -> dict[str, Any]:
-    """One ground-truth row with Microsoft's column names; money as numbers with two decimals."""
-    ad = row.ad
-    return {
-        "TimePeriod": row.day.isoformat(),
-        "AccountId": ad.account_id,
-        "AccountName": ad.account_name,
-        "CampaignId": ad.campaign_id,
-        "CampaignName": ad.campaign_name,
-        "AdGroupId": ad.ad_group_id,
-        "AdGroupName": ad.ad_group_name,
-        "AdId": ad.ad_id,
-        "AdTitle": ad.ad_title,
-        "FinalUrl": ad.final_url,
-        "Impressions": row.impressions,
-        "Clicks": row.clicks,
-        "Spend": row.spend_cents / 100,
-        "Conversions": row.conversions,
-        "Revenue": row.revenue_cents / 100,
-        "CurrencyCode": ad.currency_code,
-    }
+def ground_truth(row: Aggregated) -> dict[str, Any]:
+    """One ground-truth row with Microsoft's column names; money as numbers with two decimals, None for "--"."""
+    period, attributes, (impressions, clicks, spend, conversions, revenue) = row
+    values: dict[str, Any] = {} if period is None else {"TimePeriod": period}
+    values.update(attributes)
+    values.update(
+        Impressions=impressions, Clicks=clicks, Spend=spend / 100, Conversions=conversions, Revenue=revenue / 100
+    )
+    return values
 
 
 def revise(state: EmulatorState, days: int) -> dict[str, Any]:
@@ -452,10 +563,18 @@ def _day(value: str | None, name: str) -> dt.date | None:
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    """GET /_emulator/metrics?account_id=ID&start=YYYY-MM-DD&end=YYYY-MM-DD: the ground-truth rows, one per ad per
-    day, with Microsoft's column names (every account when account_id is absent; default range: the last 30 days)."""
+    """GET /_emulator/metrics?report=ad&aggregation=Daily&account_id=ID&start=YYYY-MM-DD&end=YYYY-MM-DD: the
+    ground-truth rows of a report type (a bingbridge.metrics.report_types name, default ad), one per entity per
+    period, with Microsoft's column names (every account when account_id is absent; default range: the last 30
+    days)."""
     state: EmulatorState = request.app.state.emulator
     params = request.query_params
+    report = params.get("report", "ad")
+    aggregation = params.get("aggregation", "Daily")
+    if report not in SERVED_REPORTS:
+        return JSONResponse({"error": f"report must be one of {', '.join(SERVED_REPORTS)}"}, status_code=400)
+    if aggregation not in m.AGGREGATIONS:
+        return JSONResponse({"error": f"aggregation must be one of {', '.join(m.AGGREGATIONS)}"}, status_code=400)
     try:
         wanted = params.get("account_id")
         ids = [int(wanted)] if wanted else list(state.world.accounts)
@@ -466,7 +585,7 @@ async def metrics_endpoint(request: Request) -> Response:
         start = _day(params.get("start"), "start") or end - dt.timedelta(days=30)
     except ValueError as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
-    rows = [ground_truth(row) for row in report_rows(state, ids, start, end)]
+    rows = [ground_truth(row) for row in report_rows(state, ids, start, end, report, aggregation)]
     return JSONResponse({"rows": rows})
 
 

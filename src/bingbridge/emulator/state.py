@@ -45,6 +45,10 @@ class EmulatorConfig:
     report_pending_polls: int = 2
     max_concurrent_reports: int = 5
     report_url_ttl_seconds: float = 300.0
+    # Report jobs that include one of these accounts end in Error (Microsoft's answer for a job that failed).
+    report_error_account_ids: list[int] = field(default_factory=list)
+    # How many accounts the default user reaches (`bingbridge emulator --accounts N`); 0: the seeded world's 7.
+    accounts: int = 0
 
 
 @dataclass
@@ -83,6 +87,14 @@ _COMPANIES = [
     "Northwind Agency", "Contoso Retail", "Fabrikam Outdoor", "Adatum Travel", "Tailspin Toys",
     "Wingtip Sports", "Litware Books", "Proseware Labs", "Alpine Ski House", "Coho Winery",
 ]  # fmt: skip
+# Accounts per client customer of a grown world, and the time zones (Customer Management names) and currencies
+# its accounts take in turn.
+ACCOUNTS_PER_CLIENT = 250
+_ZONES = [
+    ("PacificTimeUSCanadaTijuana", "USD"), ("EasternTimeUSCanada", "USD"),
+    ("GreenwichMeanTimeDublinEdinburghLisbonLondon", "GBP"), ("AmsterdamBerlinBernRomeStockholmVienna", "EUR"),
+    ("OsakaSapporoTokyo", "JPY"), ("CanberraMelbourneSydney", "AUD"),
+]  # fmt: skip
 _PEOPLE = [("Ada", "Lovelace"), ("Grace", "Hopper"), ("Alan", "Turing"), ("Edsger", "Dijkstra")]
 
 
@@ -103,6 +115,8 @@ class EmulatorState:
         self.public_url = ""
         self._next_id = 100_000_000 + self.rng.randrange(1_000_000)
         self._seed_world()
+        if config.accounts:
+            self._grow_world(config.accounts)
         self.campaign = CampaignState.seeded(config.seed, self.world.accounts, self.new_id)
 
     # ---- seeding ----
@@ -207,6 +221,50 @@ class EmulatorState:
                     last_modified_by_user_id=next(iter(w.users)),
                     timestamp=self.new_timestamp(),
                     customer_link_permission="Standard" if kind == "CustomerLink" else None,
+                )
+            )
+
+    def _grow_world(self, accounts: int) -> None:
+        """More client customers, each managed as a whole by the agency (CustomerLink), until the default user
+        reaches `accounts` accounts: up to ACCOUNTS_PER_CLIENT each, time zones and currencies in turn."""
+        w = self.world
+        user = self.config.default_user_id
+        have = len(self.visible_account_ids(user))
+        if accounts < have:
+            raise ValueError(f"--accounts must be at least {have}, the accounts of the seeded world")
+        agency = w.users[user].customer_id
+        # New clients copy the seeded ones: a customer, an active account, the agency's active CustomerLink.
+        template = next(iter(w.customers.values()))
+        account = next(a for a in w.accounts.values() if a.account_life_cycle_status == "Active")
+        link = next(x for x in self.active_links(agency) if x.type == "CustomerLink")
+        for first in range(have, accounts, ACCOUNTS_PER_CLIENT):
+            cid = self.new_id()
+            number = len(w.customers) + 1
+            w.customers[cid] = template.model_copy(
+                update={"id": cid, "name": f"Client {number:04d} Holdings", "number": self._number("C")}
+            )
+            for n in range(min(ACCOUNTS_PER_CLIENT, accounts - first)):
+                aid = self.new_id()
+                zone, currency = _ZONES[(first + n) % len(_ZONES)]
+                w.accounts[aid] = account.model_copy(
+                    update={
+                        "id": aid,
+                        "name": f"Client {number:04d} - Account {n + 1:03d}",
+                        "number": self._number("F"),
+                        "parent_customer_id": cid,
+                        "bill_to_customer_id": cid,
+                        "currency_code": currency,
+                        "time_zone": zone,
+                    }
+                )
+            w.client_links.append(
+                link.model_copy(
+                    update={
+                        "client_entity_id": cid,
+                        "client_entity_number": w.customers[cid].number,
+                        "client_entity_name": w.customers[cid].name,
+                        "name": f"Client {number:04d} link",
+                    }
                 )
             )
 

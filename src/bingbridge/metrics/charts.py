@@ -61,8 +61,11 @@ def line_chart(
     title: str,
     chart_id: str,
     value_format: Callable[[float], str] = compact_number,
+    total: str | None = None,
 ) -> str:
-    """An SVG line chart of one value per day; `chart_id` makes the element ids unique on the page."""
+    """An SVG line chart of one value per day; `chart_id` makes the element ids unique on the page.
+
+    `total` replaces the description's "total <sum>" for values that do not add up (a ratio such as ROAS)."""
     cid = escape(chart_id)
     label = f"{cid}-title {cid}-desc"
     head = (
@@ -92,7 +95,7 @@ def line_chart(
 
     best = max(range(n), key=lambda i: (values[i], -i))
     desc = (
-        f"{points[0][0].isoformat()} to {points[-1][0].isoformat()}: total {value_format(sum(values))}, "
+        f"{points[0][0].isoformat()} to {points[-1][0].isoformat()}: {total or 'total ' + value_format(sum(values))}, "
         f"highest {value_format(values[best])} on {points[best][0].isoformat()}."
     )
     parts = [head, f'<desc id="{cid}-desc">{escape(desc)}</desc>']

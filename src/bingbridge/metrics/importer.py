@@ -1,4 +1,4 @@
-"""The daily ad metrics import: which accounts and days, one report per account per range, upserts, run log.
+"""The metrics import: which accounts and days, one report job per group of accounts, upserts, run log.
 
 Ranges (each account's own time zone decides what "yesterday" is):
 - The range always ends on the previous calendar day in the account's time zone.
@@ -6,10 +6,15 @@ Ranges (each account's own time zone decides what "yesterday" is):
   (`--lookback-days`, default 30: recent days Microsoft may still revise are imported again and updated in place),
   and, for a plain daily run, the day after the newest stored day (so missed days are caught up). An account with
   nothing stored gets a one-year backfill by default, as Amplitude's integration offers.
-- Nothing starts before the 36 months of Daily data Microsoft keeps.
-One report request covers each account's whole range (Microsoft allows any custom range with Daily aggregation),
-however many days that is. At most `max_in_flight` jobs run at once; on 207 ConcurrentRequestOverLimit we finish
-running jobs before submitting more.
+- Nothing starts before the data Microsoft keeps: 36 months of daily (and longer) data, 6 months of hourly.
+Jobs (reference 11): accounts whose ranges agree share one report of up to 1,000 AccountIds (`group_size`), so a
+daily run over 1,000 accounts is one job per distinct range, however many days it covers. At most
+`max_in_flight` jobs run at once; on 207 ConcurrentRequestOverLimit we finish running jobs before submitting more.
+Each job is saved with what it asked, so a cut-short run resumes per job. A job that fails is split in two and
+both halves submitted again, until the account that fails is alone: the rest of its group still loads.
+
+Any report type of `bingbridge.metrics.report_types` at any aggregation it offers is imported the same way, into
+the table its spec describes.
 """
 
 from __future__ import annotations
@@ -17,9 +22,9 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Protocol
 
 from sqlalchemy import Engine
@@ -30,9 +35,9 @@ from bingbridge.api.customer_management import account_predicates
 from bingbridge.api.models.customer import AdvertiserAccount
 from bingbridge.api.models.timezones import report_time_zone, today_in
 from bingbridge.errors import ApiError, BingBridgeError, FieldProblem, ThrottledError, ValidationError
-from bingbridge.metrics import reports
-from bingbridge.metrics.report_file import ColumnBatch, ReportFile
-from bingbridge.metrics.utm import Utm, utm_for
+from bingbridge.metrics import loading, reports
+from bingbridge.metrics.report_file import ReportFile
+from bingbridge.metrics.report_types import AGGREGATIONS, ReportType, report_type
 from bingbridge.store import ad_metrics as db
 from bingbridge.store import migrate
 from bingbridge.store.engine import utcnow
@@ -40,6 +45,7 @@ from bingbridge.store.engine import utcnow
 DEFAULT_LOOKBACK_DAYS = 30
 DEFAULT_BACKFILL_DAYS = 365
 MAX_IN_FLIGHT = 4
+GROUP_SIZE = rules.MAX_REPORT_ACCOUNTS
 # The time zone with the latest "today" on Earth (UTC+14): checking --since against it before any call can only be
 # stricter than each account's own check.
 _LATEST_ZONE = dt.timezone(dt.timedelta(hours=14))
@@ -57,6 +63,10 @@ class ImportOptions:
     trigger: str = "library"
     max_in_flight: int = MAX_IN_FLIGHT
     poll_timeout_seconds: float = reports.POLL_TIMEOUT_SECONDS
+    report: str = "ad"  # a name of bingbridge.metrics.report_types.REPORT_TYPES
+    aggregation: str = "Daily"  # Microsoft's ReportAggregation value
+    columns: Sequence[str] | None = None  # Microsoft's column names; default: the spec's
+    group_size: int = GROUP_SIZE  # accounts per report job
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,7 @@ class ImportResult:
     outcomes: list[AccountOutcome]
     spend: dict[str, float] = field(default_factory=dict)
     duration_seconds: float = 0.0
+    jobs: int = 0  # report jobs submitted
 
     @property
     def rows(self) -> int:
@@ -105,7 +116,7 @@ class ImportResult:
 
     @property
     def report_ids(self) -> list[str]:
-        return [o.report_request_id for o in self.outcomes if o.report_request_id]
+        return list(dict.fromkeys(o.report_request_id for o in self.outcomes if o.report_request_id))
 
     @property
     def start(self) -> dt.date | None:
@@ -128,6 +139,7 @@ class ImportResult:
             "end": self.end,
             "days": self.days,
             "rows": self.rows,
+            "jobs": self.jobs,
             "spend": {k: round(v, 2) for k, v in sorted(self.spend.items())},
             "report_ids": self.report_ids,
             "duration_seconds": round(self.duration_seconds, 3),
@@ -180,8 +192,36 @@ def check_options(options: ImportOptions, now: dt.datetime) -> None:
         problems.append(FieldProblem("account_name", "give at least 4 characters (Microsoft's search minimum)"))
     if options.max_in_flight < 1:
         problems.append(FieldProblem("max_in_flight", "must be at least 1"))
+    if not 1 <= options.group_size <= rules.MAX_REPORT_ACCOUNTS:
+        problems.append(FieldProblem("group_size", f"must be 1 to {rules.MAX_REPORT_ACCOUNTS} (Microsoft's limit)"))
+    problems += _report_problems(options)
     if problems:
         raise ValidationError(problems, operation="metrics import")
+
+
+def _report_problems(options: ImportOptions) -> list[FieldProblem]:
+    try:
+        spec = report_type(options.report)
+    except KeyError as exc:
+        return [FieldProblem("report", str(exc.args[0]))]
+    if options.aggregation not in AGGREGATIONS.values():
+        return [FieldProblem("aggregation", f"must be one of {', '.join(AGGREGATIONS)}")]
+    if options.columns is None:
+        return []
+    columns = list(options.columns)
+    unknown = [c for c in columns if c not in spec.known_columns]
+    if unknown:
+        known = ", ".join(spec.known_columns)
+        return [FieldProblem("columns", f"unknown {spec.name} report columns {unknown}; known: {known}")]
+    needed = [*spec.key, *(() if options.aggregation == "Summary" else ("TimePeriod",))]
+    missing = [c for c in needed if c not in columns]
+    if missing:
+        return [FieldProblem("columns", f"the {spec.name} report needs {missing} to tell its rows apart")]
+    if options.aggregation == "Summary" and "TimePeriod" in columns:
+        return [FieldProblem("columns", "TimePeriod cannot be used with Summary aggregation (Microsoft: 2034)")]
+    if not any(c in spec.measures for c in columns):
+        return [FieldProblem("columns", f"give at least one measure column, e.g. {spec.measures[0]}")]
+    return []
 
 
 def find_accounts(client: BingAdsClient, options: ImportOptions) -> list[AdvertiserAccount]:
@@ -223,55 +263,53 @@ def plan_account(
         starts.append(end - dt.timedelta(days=DEFAULT_BACKFILL_DAYS - 1))
     else:
         starts.append(newest_stored + dt.timedelta(days=1))
-    start = max(min(starts), rules.earliest_daily_date(today))
+    start = max(min(starts), rules.earliest_date(today, options.aggregation))
     return AccountPlan(account.id, account.parent_customer_id, account.name or "", zone, today, min(start, end), end)
 
 
+# ---- grouping ----
+
+
+@dataclass
+class _Group:
+    """One report job: accounts whose ranges agree (at most `group_size`), and their outcomes."""
+
+    outcomes: list[AccountOutcome]
+    request: db.JobRequest
+    resumed: bool = False
+
+    @property
+    def first(self) -> AccountPlan:
+        return self.outcomes[0].plan
+
+    def halves(self, options: ImportOptions) -> list[_Group]:
+        """The group split in two, to find the account that fails (each half is its own job)."""
+        middle = len(self.outcomes) // 2
+        return [_group(part, options) for part in (self.outcomes[:middle], self.outcomes[middle:])]
+
+
+def _group(outcomes: list[AccountOutcome], options: ImportOptions) -> _Group:
+    plan = outcomes[0].plan
+    spec = report_type(options.report)
+    columns = tuple(options.columns or spec.default_columns(options.aggregation))
+    ids = tuple(o.plan.account_id for o in outcomes)
+    return _Group(outcomes, db.JobRequest(spec.name, options.aggregation, columns, ids, plan.start, plan.end))
+
+
+def group_accounts(outcomes: Sequence[AccountOutcome], options: ImportOptions) -> list[_Group]:
+    """Accounts with the same range share a job of up to `group_size` accounts (Microsoft takes 1,000)."""
+    by_range: dict[tuple[dt.date, dt.date], list[AccountOutcome]] = {}
+    for outcome in sorted(outcomes, key=lambda o: o.plan.account_id):
+        by_range.setdefault((outcome.plan.start, outcome.plan.end), []).append(outcome)
+    size = options.group_size
+    return [
+        _group(members[i : i + size], options)
+        for _, members in sorted(by_range.items())
+        for i in range(0, len(members), size)
+    ]
+
+
 # ---- loading ----
-
-
-@lru_cache(maxsize=65_536)
-def _utm(url: str | None, campaign: str | None, ad: str | None) -> Utm:
-    return utm_for(url, campaign, ad)
-
-
-def batch_records(batch: ColumnBatch, run_id: int, imported_at: dt.datetime) -> dict[str, list[Any]]:
-    """A parsed batch as database columns (store.ad_metrics.UPSERT_COLUMNS), with UTM parameters."""
-    c = batch.columns
-    n = batch.length
-
-    def col(name: str) -> list[Any]:
-        return c.get(name) or [None] * n
-
-    urls, campaigns, titles = col("final_url"), col("campaign_name"), col("ad_title")
-    utms = list(map(_utm, urls, campaigns, titles))
-    sources, mediums, utm_campaigns, contents, terms = (list(x) for x in zip(*utms, strict=True)) if n else ([],) * 5
-    zero = [0] * n
-    return {
-        "account_id": col("account_id"),
-        "date": col("time_period"),
-        "ad_id": col("ad_id"),
-        "account_name": col("account_name"),
-        "campaign_id": col("campaign_id"),
-        "campaign_name": campaigns,
-        "ad_group_id": col("ad_group_id"),
-        "ad_group_name": col("ad_group_name"),
-        "ad_name": titles,
-        "final_url": urls,
-        "impressions": c.get("impressions") or zero,
-        "clicks": c.get("clicks") or zero,
-        "spend": c.get("spend") or zero,
-        "conversions": c.get("conversions") or zero,
-        "revenue": c.get("revenue") or zero,
-        "currency_code": col("currency_code"),
-        "utm_source": sources,
-        "utm_medium": mediums,
-        "utm_campaign": utm_campaigns,
-        "utm_content": contents,
-        "utm_term": terms,
-        "run_id": [run_id] * n,
-        "imported_at": [imported_at] * n,
-    }
 
 
 class Sink(Protocol):
@@ -291,58 +329,63 @@ class _Run:
     sinks: Sequence[Sink]
     spend: dict[str, float] = field(default_factory=dict)
     clock: float = 0.0  # seconds slept so far: the poll schedule's time
+    jobs: int = 0  # report jobs submitted
+
+    @property
+    def spec(self) -> ReportType:
+        return report_type(self.options.report)
 
     def wait(self, seconds: float) -> None:
         if seconds > 0:
             self.sleep(seconds)
             self.clock += seconds
 
-    def load(self, outcome: AccountOutcome, job: reports.ReportJob, job_row: int) -> None:
+    def tell(self, group: _Group, state: str) -> None:
+        for outcome in group.outcomes:
+            self.progress.update(outcome.plan, state, outcome.rows)
+
+    def load(self, group: _Group, job: reports.ReportJob, job_row: int) -> None:
         """Download, parse and upsert one report; the job is marked loaded in the same transaction."""
-        plan = outcome.plan
         if job.url is None:  # Success without a URL: no data matched
             with self.engine.begin() as conn:
                 db.mark_job(conn, job_row, "loaded", 0)
-            outcome.status = "no data"
-            self.progress.update(plan, "no data")
+            for outcome in group.outcomes:
+                outcome.status = "no data"
+            self.tell(group, "no data")
             return
-        self.progress.update(plan, "downloading")
+        self.tell(group, "downloading")
+        spec, aggregation = self.spec, self.options.aggregation
+        table = db.report_table(spec, aggregation)
+        rows: Counter[int] = Counter()
         with tempfile.TemporaryFile() as spool:
             reports.download(self.client, job, spool, self.sleep)
             spool.seek(0)
             imported_at = utcnow()
-            rows = 0
             with ReportFile(spool) as report, self.engine.begin() as conn:
-                for batch in report.batches():
-                    records = batch_records(batch, self.run_id, imported_at)
-                    db.upsert_ad_metrics_columns(conn, records)
-                    self._tally(batch)
+                db.ensure_table(conn, table)
+                batches = (
+                    loading.table_columns(spec, aggregation, batch, group.request, self.run_id, imported_at)
+                    for batch in report.batches()
+                )
+                for records in loading.chunks(batches):
+                    db.upsert_columns(conn, table, records)
+                    self._tally(records)
+                    rows.update(records["account_id"])
                     for sink in self.sinks:
-                        sink.write(_as_records(records))
-                    rows += batch.length
-                    self.progress.update(plan, "loading", rows)
-                db.mark_job(conn, job_row, "loaded", rows)
-        outcome.rows = rows
-        outcome.status = "loaded"
-        self.progress.update(plan, "loaded", rows)
+                        sink.write(loading.export_records(spec, aggregation, records))
+                db.mark_job(conn, job_row, "loaded", sum(rows.values()))
+        for outcome in group.outcomes:
+            outcome.rows = rows.get(outcome.plan.account_id, 0)
+            outcome.status = "loaded" if outcome.rows else "no data"
+        self.tell(group, "loaded")
 
-    def _tally(self, batch: ColumnBatch) -> None:
-        currencies = batch.columns.get("currency_code") or [None] * batch.length
-        spend = batch.columns.get("spend") or [0.0] * batch.length
+    def _tally(self, records: dict[str, list[Any]]) -> None:
+        n = len(records["account_id"])
+        currencies = records.get("currency_code") or [None] * n
+        spend = records.get("spend") or [0.0] * n
         for currency, amount in zip(currencies, spend, strict=True):
             key = currency or "?"
             self.spend[key] = self.spend.get(key, 0.0) + amount
-
-
-def _as_records(columns: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    from bingbridge.metrics.records import export_record
-
-    names = list(columns)
-    return [export_record(dict(zip(names, row, strict=True))) for row in zip(*columns.values(), strict=True)]
-
-
-def _describe(error: BingBridgeError) -> str:
-    return str(error)
 
 
 def run_import(
@@ -355,11 +398,12 @@ def run_import(
     progress: ImportProgress | None = None,
     sinks: Iterable[Sink] = (),
 ) -> ImportResult:
-    """Import daily ad metrics into the database and log the run; see the module docstring for the ranges.
+    """Import a report type's metrics into the database and log the run; see the module docstring.
 
-    Per-account failures (a refused report, a job that ended in Error or timed out) are recorded and the other
-    accounts still load; the run's status is then "failed". Anything else (a crash, Ctrl-C) marks the run
-    "interrupted" and propagates; the next run with the same ranges resumes from the saved report ids.
+    Failures (a refused report, a job that ended in Error or timed out) are narrowed down to the account that
+    fails: its group is split and submitted again until that account is alone, so the rest still loads; the run's
+    status is then "failed". Anything else (a crash, Ctrl-C) marks the run "interrupted" and propagates; the next
+    run with the same ranges resumes from the saved report ids.
     """
     options = options or ImportOptions()
     now = now or dt.datetime.now(dt.UTC)
@@ -369,8 +413,9 @@ def run_import(
     migrate(engine)
     accounts = find_accounts(client, options)
     ids = [a.id for a in accounts if a.id is not None]
+    table = db.report_table(report_type(options.report), options.aggregation)
     with engine.begin() as conn:
-        newest = db.latest_dates(conn, ids) if ids else {}
+        newest = db.latest_dates(conn, ids, table) if ids else {}
         run_id = db.start_run(conn, options.trigger)
     plans = [plan_account(a, options, now, newest.get(a.id or 0)) for a in accounts]
     outcomes = [AccountOutcome(p) for p in plans]
@@ -378,10 +423,10 @@ def run_import(
     run = _Run(client, engine, options, run_id, sleep, progress, list(sinks))
     status = "interrupted"
     try:
-        _schedule(run, outcomes, now)
+        _schedule(run, group_accounts(outcomes, options), now)
         status = "failed" if any(o.error for o in outcomes) else "succeeded"
     finally:
-        result = ImportResult(run_id, status, outcomes, run.spend, time.perf_counter() - started)
+        result = ImportResult(run_id, status, outcomes, run.spend, time.perf_counter() - started, run.jobs)
         with engine.begin() as conn:
             db.finish_run(
                 conn,
@@ -409,30 +454,41 @@ def run_import(
     return result
 
 
-def _schedule(run: _Run, outcomes: list[AccountOutcome], now: dt.datetime) -> None:
-    """Submit, poll and load every account's report, at most `max_in_flight` at a time."""
-    queue: list[AccountOutcome] = []
-    active: list[tuple[AccountOutcome, reports.ReportJob, int]] = []
+_Active = list[tuple[_Group, reports.ReportJob, int]]
+
+
+def _resume(run: _Run, groups: list[_Group], now: dt.datetime) -> tuple[list[_Group], _Active]:
+    """Groups whose job a cut-short run already submitted are polled again (or counted, when loaded)."""
+    queue: list[_Group] = []
+    active: _Active = []
     cutoff = reports.report_id_cutoff(now)
     with run.engine.begin() as conn:
-        for outcome in outcomes:
-            plan = outcome.plan
-            saved = db.resumable_job(conn, plan.account_id, plan.start, plan.end, cutoff)
-            if saved and saved["status"] == "loaded":
+        for group in groups:
+            saved = db.resumable_job(conn, group.request, cutoff)
+            if saved is None:
+                queue.append(group)
+                continue
+            report_id = saved["report_request_id"]
+            for outcome in group.outcomes:
+                outcome.report_request_id = report_id
+            if saved["status"] == "loaded":
                 db.mark_job(conn, saved["id"], "resumed", saved["rows"])
-                outcome.status, outcome.rows = "resumed (already loaded)", int(saved["rows"] or 0)
-                outcome.report_request_id = saved["report_request_id"]
-                run.progress.update(plan, outcome.status, outcome.rows)
-            elif saved:
-                db.mark_job(conn, saved["id"], "resumed")
-                row = db.save_job(conn, run.run_id, plan.account_id, plan.start, plan.end, saved["report_request_id"])
-                job = reports.ReportJob(saved["report_request_id"], plan.account_id, plan.customer_id, run.clock)
-                outcome.report_request_id = job.report_request_id
-                active.append((outcome, job, row))
-                run.progress.update(plan, "resumed")
-            else:
-                queue.append(outcome)
-    resumed = {id(o) for o, _, _ in active}
+                for outcome in group.outcomes:
+                    outcome.status = "resumed (already loaded)"
+                run.tell(group, "resumed (already loaded)")
+                continue
+            db.mark_job(conn, saved["id"], "resumed")
+            row = db.save_job(conn, run.run_id, group.request, report_id)
+            plan = group.first
+            group.resumed = True
+            active.append((group, reports.ReportJob(report_id, plan.account_id, plan.customer_id, run.clock), row))
+            run.tell(group, "resumed")
+    return queue, active
+
+
+def _schedule(run: _Run, groups: list[_Group], now: dt.datetime) -> None:
+    """Submit, poll and load every group's report, at most `max_in_flight` at a time."""
+    queue, active = _resume(run, groups, now)
     while queue or active:
         _submit(run, queue, active)
         if not active:
@@ -440,54 +496,58 @@ def _schedule(run: _Run, outcomes: list[AccountOutcome], now: dt.datetime) -> No
         next_due = min(job.due for _, job, _ in active)
         run.wait(next_due - run.clock)
         for entry in [e for e in active if e[1].due <= run.clock]:
-            outcome, job, row = entry
+            group, job, row = entry
             try:
                 state = reports.check(run.client, job)
             except ApiError as error:
                 active.remove(entry)
-                if id(outcome) in resumed and not isinstance(error, ThrottledError):
-                    # A saved id Microsoft no longer knows (or a job that failed): start this account over.
+                if group.resumed and not isinstance(error, ThrottledError):
+                    # A saved id Microsoft no longer knows (or a job that failed): submit this group again.
                     with run.engine.begin() as conn:
                         db.mark_job(conn, row, "failed")
-                    resumed.discard(id(outcome))
-                    outcome.report_request_id = None
-                    queue.append(outcome)
+                    group.resumed = False
+                    queue.append(group)
                     continue
-                _fail(run, outcome, row, error)
+                _fail(run, queue, group, row, error)
                 continue
             if state == "Pending":
                 if run.clock - job.submitted_at > run.options.poll_timeout_seconds:
                     active.remove(entry)
-                    outcome.status = "failed"
-                    outcome.error = (
+                    message = (
                         f"report {job.report_request_id} still Pending after "
                         f"{run.options.poll_timeout_seconds:.0f} s; the next run resumes it"
                     )
-                    run.progress.update(outcome.plan, "failed")
+                    for outcome in group.outcomes:
+                        outcome.status, outcome.error = "failed", message
+                    run.tell(group, "failed")
                     continue
                 job.schedule_next(run.clock)
-                run.progress.update(outcome.plan, "pending")
+                run.tell(group, "pending")
                 continue
             active.remove(entry)
             try:
-                run.load(outcome, job, row)
+                run.load(group, job, row)
             except BingBridgeError as error:
-                _fail(run, outcome, row, error)
+                _fail(run, queue, group, row, error)
 
 
-_Active = list[tuple[AccountOutcome, reports.ReportJob, int]]
-
-
-def _submit(run: _Run, queue: list[AccountOutcome], active: _Active) -> None:
+def _submit(run: _Run, queue: list[_Group], active: _Active) -> None:
     while queue and len(active) < run.options.max_in_flight:
-        outcome = queue[0]
-        plan = outcome.plan
-        request = rules.ad_performance_report_request(
-            [plan.account_id], plan.start, plan.end, today=plan.today, time_zone=plan.time_zone
+        group = queue[0]
+        plan, request = group.first, group.request
+        body = rules.report_request(
+            request.account_ids,
+            request.start,
+            request.end,
+            today=plan.today,
+            report=run.spec,
+            time_zone=plan.time_zone,
+            columns=request.columns,
+            aggregation=request.aggregation,
         )
         try:
             report_id = run.client.reporting.submit_generate_report(
-                request, today=plan.today, customer_id=plan.customer_id, account_id=plan.account_id
+                body, today=plan.today, customer_id=plan.customer_id, account_id=plan.account_id
             )
         except ThrottledError:
             if active:
@@ -495,21 +555,29 @@ def _submit(run: _Run, queue: list[AccountOutcome], active: _Active) -> None:
             raise
         except ApiError as error:
             queue.pop(0)
-            outcome.status, outcome.error = "failed", _describe(error)
-            run.progress.update(plan, "failed")
+            _fail(run, queue, group, None, error)
             continue
         queue.pop(0)
+        run.jobs += 1
         with run.engine.begin() as conn:
-            row = db.save_job(conn, run.run_id, plan.account_id, plan.start, plan.end, report_id)
+            row = db.save_job(conn, run.run_id, request, report_id)
         job = reports.ReportJob(report_id, plan.account_id, plan.customer_id, run.clock)
         job.schedule_next(run.clock)
-        outcome.report_request_id = report_id
-        active.append((outcome, job, row))
-        run.progress.update(plan, "submitted")
+        for outcome in group.outcomes:
+            outcome.report_request_id = report_id
+        active.append((group, job, row))
+        run.tell(group, "submitted")
 
 
-def _fail(run: _Run, outcome: AccountOutcome, row: int, error: BingBridgeError) -> None:
-    outcome.status, outcome.error = "failed", _describe(error)
-    with run.engine.begin() as conn:
-        db.mark_job(conn, row, "failed")
-    run.progress.update(outcome.plan, "failed")
+def _fail(run: _Run, queue: list[_Group], group: _Group, row: int | None, error: BingBridgeError) -> None:
+    """A job of several accounts is split in two and both halves queued; a lone account's failure is final."""
+    if row is not None:
+        with run.engine.begin() as conn:
+            db.mark_job(conn, row, "failed")
+    if len(group.outcomes) > 1:
+        queue.extend(group.halves(run.options))
+        run.tell(group, "retrying in smaller groups")
+        return
+    outcome = group.outcomes[0]
+    outcome.status, outcome.error = "failed", str(error)
+    run.tell(group, "failed")

@@ -1,4 +1,5 @@
-"""The "Daily Ad Metrics" record as exported: Amplitude's property names, and Amplitude-shaped events.
+"""Exported records: property names from the report type's spec; the "Daily Ad Metrics" record keeps Amplitude's
+names, and Amplitude-shaped events.
 
 Every export format (CSV, JSON Lines, Parquet, Amplitude) uses the same property names, those of Amplitude's Bing
 Ads integration (`ad_metrics.cost`, `ad_account_id`, ...), plus revenue, currency, account name, final URL and the
@@ -12,47 +13,49 @@ import hashlib
 import json
 from typing import Any
 
-AD_PLATFORM = "bing"
-EVENT_TYPE = "Daily Ad Metrics"
+from sqlalchemy import MetaData
 
-# export property -> database column (ad_platform is the constant AD_PLATFORM)
-EXPORT_FIELDS: dict[str, str] = {
-    "date": "date",
-    "ad_platform": "",
-    "ad_account_id": "account_id",
-    "ad_account_name": "account_name",
-    "campaign_id": "campaign_id",
-    "campaign_name": "campaign_name",
-    "ad_group_id": "ad_group_id",
-    "ad_group_name": "ad_group_name",
-    "ad_id": "ad_id",
-    "ad_name": "ad_name",
-    "final_url": "final_url",
-    "ad_metrics.impressions": "impressions",
-    "ad_metrics.clicks": "clicks",
-    "ad_metrics.cost": "spend",
-    "ad_metrics.conversions": "conversions",
-    "ad_metrics.revenue": "revenue",
-    "currency": "currency_code",
-    "utm_source": "utm_source",
-    "utm_medium": "utm_medium",
-    "utm_campaign": "utm_campaign",
-    "utm_content": "utm_content",
-    "utm_term": "utm_term",
-}
+from bingbridge.metrics.report_types import AD, COLUMNS, STORED_AS, ReportType
+from bingbridge.store.schema import build_report_table
+
+AD_PLATFORM = "bing"
+EVENT_TYPE = AD.event_type
+
+
+def export_fields(spec: ReportType = AD, aggregation: str = "Daily") -> dict[str, str]:
+    """Export property -> table column for a report type (ad_platform is the constant AD_PLATFORM): the period,
+    then the spec's columns under their export names, then the UTM parameters of types with a FinalUrl."""
+    table = build_report_table(MetaData(), spec, aggregation)
+    fields = {"date": "date"}
+    fields.update({name: name for name in ("hour", "end_date") if name in table.c})
+    fields["ad_platform"] = ""
+    for column in spec.stored:
+        fields[spec.export_name(column)] = STORED_AS.get(column.name, column.name)
+    fields.update({c.name: c.name for c in table.columns if c.name.startswith("utm_")})
+    return fields
+
+
+# export property -> database column of the Daily Ad Metrics record
+EXPORT_FIELDS: dict[str, str] = export_fields()
 USER_PROPERTIES = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
+_MONEY = {c.name for c in COLUMNS.values() if c.kind == "money"}
+_FLOATS = {c.name for c in COLUMNS.values() if c.kind == "number"}
 # Ids travel as strings in Amplitude events (JavaScript numbers lose precision past 2**53).
 _ID_FIELDS = ("ad_account_id", "campaign_id", "ad_group_id", "ad_id")
 
 
-def export_record(row: dict[str, Any]) -> dict[str, Any]:
-    """A stored row (database column names) as a Daily Ad Metrics record (export property names)."""
-    record = {name: row.get(column) if column else AD_PLATFORM for name, column in EXPORT_FIELDS.items()}
-    for money in ("ad_metrics.cost", "ad_metrics.revenue"):
-        value = record[money]
-        record[money] = None if value is None else round(float(value), 2)
-    conversions = record["ad_metrics.conversions"]
-    record["ad_metrics.conversions"] = None if conversions is None else float(conversions)
+def export_record(row: dict[str, Any], fields: dict[str, str] = EXPORT_FIELDS) -> dict[str, Any]:
+    """A stored row (database column names) as an export record (export property names, `fields` from
+    `export_fields`); money rounded to the cent, conversions as floats."""
+    record = {name: row.get(column) if column else AD_PLATFORM for name, column in fields.items()}
+    for name, column in fields.items():
+        value = record[name]
+        if value is None:
+            continue
+        if column in _MONEY:
+            record[name] = round(float(value), 2)
+        elif column in _FLOATS:
+            record[name] = float(value)
     return record
 
 

@@ -14,7 +14,9 @@ the CLI starts without it.
 
 Typing rules (Microsoft is silent on some; the SDK's `ReportFileReader` is our reference): `--` ("does not apply")
 becomes None for ids, text and dates and 0 for measures, as the SDK's numeric getters do; `Ctr` "1.23%" becomes
-1.23; money stays a float with the file's two decimals; unknown columns are skipped.
+1.23; money stays a float with the file's two decimals; an Hourly TimePeriod ("2024-01-01|13") becomes a datetime
+at that hour; unknown columns are skipped. Columns are known from `bingbridge.metrics.report_types.COLUMNS`, so
+every report type is read the same way.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from typing import IO, Any, NamedTuple
 
 from bingbridge.api.models import reporting as m
 from bingbridge.errors import ReportFileError
+from bingbridge.metrics.report_types import AD, COLUMNS
 
 
 class AdPerformanceRow(NamedTuple):
@@ -66,24 +69,8 @@ class AdPerformanceRow(NamedTuple):
     average_cpc: float | None
 
 
-# wire column -> how its cells are typed
-_KINDS: dict[str, str] = {
-    "TimePeriod": "date",
-    "AccountId": "id",
-    "CampaignId": "id",
-    "AdGroupId": "id",
-    "AdId": "id",
-    "Impressions": "count",
-    "Clicks": "count",
-    "Spend": "number",
-    "Conversions": "number",
-    "Revenue": "number",
-    "AllConversions": "number",
-    "AverageCpc": "number",
-    "Ctr": "percent",
-}
 _FIELDS = AdPerformanceRow._fields
-assert set(m.AD_PERFORMANCE_COLUMNS.values()) == set(_FIELDS), "AdPerformanceRow must cover every known column"
+assert {COLUMNS[c].name for c in AD.known_columns} == set(_FIELDS), "AdPerformanceRow must cover the ad columns"
 
 
 @dataclass(frozen=True)
@@ -148,7 +135,7 @@ _NOT_DATA = ("©", "Total")
 # Distinct cells remembered per column across blocks (days repeat on every row); past this the memo starts over.
 _MEMO_LIMIT = 10_000
 # Ids and measures Arrow parses itself; the rest is dictionary-encoded text typed in Python.
-_ARROW_KINDS = {"id": "int64", "count": "int64", "number": "float64"}
+_ARROW_KINDS = {"id": "int64", "count": "int64", "number": "float64", "money": "float64"}
 _ARROW_MISPARSED = re.compile(r"CSV conversion error to (int64|double)")
 # Bytes Arrow reads at a time. It reads a few dozen blocks ahead and its work per block grows with the block, so this
 # sets the memory used: the 1,000,000-row benchmark (bench/report_reader.py) peaks near 93 MB RSS with 128 KiB
@@ -159,14 +146,17 @@ _BLOCK_SIZE = 1 << 17
 def _cell(kind: str, text: str) -> Any:
     """One cell typed by the rules in the module docstring."""
     if text == m.NOT_APPLICABLE or (text == "" and kind != "text"):
-        return {"count": 0, "number": 0.0, "percent": 0.0}.get(kind)
+        return {"count": 0, "number": 0.0, "money": 0.0, "percent": 0.0}.get(kind)
     if kind == "date":
+        day, bar, hour = text.partition("|")  # Hourly, FormatVersion 2.0: "2024-01-01|13"
+        if bar:
+            return dt.datetime.fromisoformat(day).replace(hour=int(hour))
         return dt.date.fromisoformat(text)
     if kind == "id":
         return int(text)
     if kind == "count":
         return int(text.replace(",", ""))
-    if kind == "number":
+    if kind in ("number", "money"):
         return float(text.replace(",", ""))
     if kind == "percent":
         return float(text.rstrip("%").replace(",", ""))
@@ -413,7 +403,7 @@ class ReportFile:
         if '"\t"' in line and '","' not in line:
             self.delimiter = "\t"
         cells = next(csv.reader([line], delimiter=self.delimiter))
-        if given is not None and cells != list(given) and cells and cells[0] not in m.AD_PERFORMANCE_COLUMNS:
+        if given is not None and cells != list(given) and cells and cells[0] not in COLUMNS:
             return list(given)  # ExcludeColumnHeaders: the first line is already data
         self._consume()
         return cells
@@ -424,8 +414,8 @@ class ReportFile:
         """The columns to read: every known one, and the first whatever it is (totals rows say so there)."""
         plan = []
         for position, name in enumerate(self.columns):
-            field = m.AD_PERFORMANCE_COLUMNS.get(name)
-            kind = _KINDS.get(name, "text")
+            known = COLUMNS.get(name)
+            field, kind = (known.name, known.kind) if known else (None, "text")
             if field is not None or position == 0:
                 plan.append(_Column(position, field, kind, _Memo(kind)))
         return plan
@@ -486,7 +476,7 @@ class ReportFile:
             values: list[Any]
             if column.parsed_by_arrow(careful):
                 raw = _raw(array, 8)
-                values = raw.cast("d").tolist() if column.kind == "number" else raw.cast("q").tolist()
+                values = raw.cast("d").tolist() if column.kind in ("number", "money") else raw.cast("q").tolist()
                 if array.null_count:  # "--" or an empty cell
                     absent = _cell(column.kind, m.NOT_APPLICABLE)
                     for i in _invalid_bits(array):

@@ -1,7 +1,8 @@
-"""Where Daily Ad Metrics records go besides the database: CSV, JSON Lines, Parquet and Amplitude events.
+"""Where metrics records go besides the database: CSV, JSON Lines, Parquet and (Daily Ad Metrics) Amplitude events.
 
 Every sink takes records (`bingbridge.metrics.records.export_record` dicts) in batches through `write()` and
-finishes with `close()`; use them as context managers. `export()` streams stored records into a sink.
+finishes with `close()`; use them as context managers. `export()` streams a report type's stored records into a
+sink; the property names and the Parquet types come from the type's spec (`export_fields`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import httpx
 from sqlalchemy import Engine
 
 from bingbridge.errors import ExportError
-from bingbridge.metrics.records import EXPORT_FIELDS, amplitude_event, export_record
+from bingbridge.metrics.records import EXPORT_FIELDS, amplitude_event, export_fields, export_record
+from bingbridge.metrics.report_types import AD, COLUMNS, STORED_AS, ReportType
 
 FORMATS = ("csv", "jsonl", "parquet", "amplitude")
 # Amplitude's Batch API takes up to 2,000 events per request (and 20 MB); we send 1,000 to stay well inside.
@@ -49,8 +51,8 @@ class _Sink:
 class CsvSink(_Sink):
     """Comma-separated, a header row of property names, dates as YYYY-MM-DD, empty cells for None."""
 
-    def __init__(self, out: IO[str]) -> None:
-        self._writer = csv.DictWriter(out, fieldnames=list(EXPORT_FIELDS), lineterminator="\n")
+    def __init__(self, out: IO[str], fields: dict[str, str] = EXPORT_FIELDS) -> None:
+        self._writer = csv.DictWriter(out, fieldnames=list(fields), lineterminator="\n")
         self._writer.writeheader()
 
     def write(self, records: Sequence[dict[str, Any]]) -> None:
@@ -72,22 +74,17 @@ class JsonLinesSink(_Sink):
 class ParquetSink(_Sink):
     """A Parquet file, one row group per batch (pyarrow is imported only here)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, fields: dict[str, str] = EXPORT_FIELDS) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         self._pa = pa
-        ids, counts, numbers, texts = pa.int64(), pa.int64(), pa.float64(), pa.string()
-        types: dict[str, Any] = {"date": pa.date32()}
-        for name in EXPORT_FIELDS:
-            if name.endswith("_id"):
-                types[name] = ids
-            elif name in ("ad_metrics.impressions", "ad_metrics.clicks"):
-                types[name] = counts
-            elif name.startswith("ad_metrics."):
-                types[name] = numbers
-            types.setdefault(name, texts)
-        self._schema = pa.schema([(name, types[name]) for name in EXPORT_FIELDS])
+        kinds = {STORED_AS.get(c.name, c.name): c.kind for c in COLUMNS.values()}
+        arrow = {"id": pa.int64(), "count": pa.int64(), "number": pa.float64(), "money": pa.float64()}
+        types: dict[str, Any] = {"date": pa.date32(), "end_date": pa.date32(), "hour": pa.int16()}
+        for name, column in fields.items():
+            types.setdefault(name, arrow.get(kinds.get(column, "text"), pa.string()))
+        self._schema = pa.schema([(name, types[name]) for name in fields])
         self._writer = pq.ParquetWriter(str(path), self._schema)
 
     def write(self, records: Sequence[dict[str, Any]]) -> None:
@@ -153,14 +150,17 @@ def export(
     until: dt.date | None = None,
     account_ids: Sequence[int] = (),
     batch_size: int = 2000,
+    report: ReportType = AD,
+    aggregation: str = "Daily",
 ) -> int:
-    """Stream stored records (date, account, ad order) into `sink`; returns how many were written."""
-    from bingbridge.store.ad_metrics import iter_ad_metrics
+    """Stream a report type's stored records (period, then key order) into `sink`; returns how many were written."""
+    from bingbridge.store.ad_metrics import iter_report_rows, report_table
 
+    fields = export_fields(report, aggregation)
     batch: list[dict[str, Any]] = []
     count = 0
-    for row in iter_ad_metrics(engine, since, until, account_ids, batch_size):
-        batch.append(export_record(row))
+    for row in iter_report_rows(engine, report_table(report, aggregation), since, until, account_ids, batch_size):
+        batch.append(export_record(row, fields))
         if len(batch) >= batch_size:
             sink.write(batch)
             count += len(batch)

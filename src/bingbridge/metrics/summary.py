@@ -4,7 +4,8 @@ The ratios marketers ask for, each None when its denominator is zero (a number w
 CPC = spend / clicks, CTR = clicks / impressions, CPA = spend / conversions, ROAS = revenue / spend.
 
 Money is never added across currencies: every query takes one `currency` (see `currencies` for the ones present).
-Days are the accounts' own report days, as imported (`ad_metrics_daily.date`).
+Days are the accounts' own report days, as imported (`ad_metrics_daily.date`). UTM source and medium are grouped
+case-insensitively ("Bing" and "bing" are one source), also for rows imported before the import lower-cased them.
 """
 
 from __future__ import annotations
@@ -87,10 +88,12 @@ def _where(query: Any, start: dt.date, end: dt.date, currency: str | None, accou
     return query
 
 
-def currencies(engine: Engine, start: dt.date, end: dt.date) -> list[tuple[str, float]]:
+def currencies(
+    engine: Engine, start: dt.date, end: dt.date, account_ids: Sequence[int] = ()
+) -> list[tuple[str, float]]:
     """The currencies of the records in the range with their spend, most spent first."""
     spend = func.sum(_C.spend)
-    query = _where(select(_C.currency_code, spend), start, end, None, ()).group_by(_C.currency_code)
+    query = _where(select(_C.currency_code, spend), start, end, None, account_ids).group_by(_C.currency_code)
     with engine.connect() as conn:
         rows = conn.execute(query.order_by(spend.desc(), _C.currency_code)).all()
     return [(code or "?", round(float(total or 0), 2)) for code, total in rows]
@@ -147,9 +150,9 @@ def top_campaigns(
     account_ids: Sequence[int] = (),
     limit: int = 10,
 ) -> list[Breakdown]:
-    """Campaigns by spend: key (account_id, campaign_id, campaign_name)."""
-    # The name is grouped on too: a campaign renamed within the range shows once per name, as it was reported.
-    keys = (_C.account_id, _C.campaign_id, _C.campaign_name)
+    """Campaigns by spend: key (account_id, account_name, campaign_id, campaign_name)."""
+    # Names are grouped on too: a campaign renamed within the range shows once per name, as it was reported.
+    keys = (_C.account_id, _C.account_name, _C.campaign_id, _C.campaign_name)
     return _top(engine, keys, start, end, currency, account_ids, limit)
 
 
@@ -162,8 +165,8 @@ def top_ads(
     account_ids: Sequence[int] = (),
     limit: int = 10,
 ) -> list[Breakdown]:
-    """Ads by spend: key (account_id, ad_id, ad_name, campaign_name)."""
-    keys = (_C.account_id, _C.ad_id, _C.ad_name, _C.campaign_name)
+    """Ads by spend: key (account_id, account_name, ad_id, ad_name, campaign_id, campaign_name)."""
+    keys = (_C.account_id, _C.account_name, _C.ad_id, _C.ad_name, _C.campaign_id, _C.campaign_name)
     return _top(engine, keys, start, end, currency, account_ids, limit)
 
 
@@ -177,8 +180,17 @@ def utm_breakdown(
     limit: int = 20,
 ) -> list[Breakdown]:
     """Spend and results per UTM source / medium / campaign, by spend."""
-    keys = (_C.utm_source, _C.utm_medium, _C.utm_campaign)
+    keys = (func.lower(_C.utm_source), func.lower(_C.utm_medium), _C.utm_campaign)
     return _top(engine, keys, start, end, currency, account_ids, limit)
+
+
+def accounts(engine: Engine, start: dt.date, end: dt.date) -> list[tuple[int, str | None]]:
+    """The accounts with records in the range as (id, name), by name then id (an account renamed shows one of its
+    names)."""
+    query = _where(select(_C.account_id, func.max(_C.account_name)), start, end, None, ()).group_by(_C.account_id)
+    with engine.connect() as conn:
+        rows = [(int(account), name) for account, name in conn.execute(query)]
+    return sorted(rows, key=lambda r: ((r[1] or "").lower(), r[0]))
 
 
 def data_range(engine: Engine) -> tuple[dt.date, dt.date] | None:

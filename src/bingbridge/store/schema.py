@@ -5,6 +5,8 @@ Times are naive UTC (SQLite has no time zones); money is NUMERIC(18, 2) (exact i
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -17,44 +19,63 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    SmallInteger,
     String,
     Table,
     Text,
 )
 
+from bingbridge.metrics.report_types import AD, COLUMNS, STORED_AS, ReportType
+from bingbridge.metrics.report_types import Column as ReportColumn
+
 metadata = MetaData()
 
 Money = Numeric(18, 2, asdecimal=False)
 
-# One row per ad per day per account: the "Daily Ad Metrics" record. Upserted on the key, never duplicated.
-ad_metrics_daily = Table(
-    "ad_metrics_daily",
-    metadata,
-    Column("account_id", BigInteger, primary_key=True),
-    Column("date", Date, primary_key=True),
-    Column("ad_id", BigInteger, primary_key=True),
-    Column("account_name", Text),
-    Column("campaign_id", BigInteger),
-    Column("campaign_name", Text),
-    Column("ad_group_id", BigInteger),
-    Column("ad_group_name", Text),
-    Column("ad_name", Text),
-    Column("final_url", Text),
-    Column("impressions", BigInteger, nullable=False),
-    Column("clicks", BigInteger, nullable=False),
-    Column("spend", Money, nullable=False),
-    Column("conversions", Float, nullable=False),
-    Column("revenue", Money, nullable=False),
-    Column("currency_code", String(3)),
-    Column("utm_source", Text),
-    Column("utm_medium", Text),
-    Column("utm_campaign", Text),
-    Column("utm_content", Text),
-    Column("utm_term", Text),
-    Column("run_id", Integer),
-    Column("imported_at", DateTime, nullable=False),
-    Index("ix_ad_metrics_daily_date", "date"),
-)
+_KIND_TYPES: dict[str, Any] = {"id": BigInteger, "count": BigInteger, "number": Float, "money": Money}
+
+
+def _report_column(column: ReportColumn, key: bool) -> Column[Any]:
+    name = STORED_AS.get(column.name, column.name)
+    if column.name == "currency_code":
+        return Column(name, String(3))
+    kind = _KIND_TYPES.get(column.kind, Text)
+    return Column(name, kind, primary_key=key, nullable=not (key or column.is_measure))
+
+
+def build_report_table(target: MetaData, spec: ReportType, aggregation: str) -> Table:
+    """The table of a report type's rows at one aggregation, from its spec: one row per entity (the spec's key)
+    per period, upserted on the key, never duplicated.
+
+    The period is `date` (its first day; for Summary the range's first day, with `end_date` its last), plus `hour`
+    for Hourly. A type with FinalUrl keeps the URL's UTM parameters too.
+    """
+    period: list[Column[Any]] = [Column("date", Date, primary_key=True)]
+    if aggregation == "Hourly":
+        period.append(Column("hour", SmallInteger, primary_key=True))
+    if aggregation == "Summary":
+        period.append(Column("end_date", Date, primary_key=True))
+    columns = [_report_column(COLUMNS["AccountId"], True), *period]
+    columns += [_report_column(COLUMNS[c], True) for c in spec.key if c != "AccountId"]
+    columns += [_report_column(c, False) for c in spec.stored if c.wire not in spec.key]
+    if "FinalUrl" in spec.columns:
+        columns += [Column(f"utm_{part}", Text) for part in UTM_PARTS]
+    table_name = spec.table_name(aggregation)
+    return Table(
+        table_name,
+        target,
+        *columns,
+        Column("run_id", Integer),
+        Column("imported_at", DateTime, nullable=False),
+        Index(f"ix_{table_name}_date", "date"),
+    )
+
+
+UTM_PARTS = ("source", "medium", "campaign", "content", "term")
+
+# One row per ad per day per account: the "Daily Ad Metrics" record (migration 0001 created it; the ad spec
+# describes it as it describes every report table).
+ad_metrics_daily = build_report_table(metadata, AD, "Daily")
 
 # One row per `metrics import`: what it covered and how it went.
 import_runs = Table(
@@ -90,7 +111,14 @@ report_jobs = Table(
     Column("submitted_at", DateTime),
     Column("loaded_at", DateTime),
     Column("rows", BigInteger),
+    # Migration 0006: one job covers up to 1,000 accounts of one report type and aggregation; `account_id` is
+    # the first of `account_ids`; `request_key` identifies what was asked, so a run resumes the same request.
+    Column("report_type", String(40), nullable=False, server_default="ad"),
+    Column("aggregation", String(24), nullable=False, server_default="Daily"),
+    Column("account_ids", JSON),
+    Column("request_key", String(64)),
     Index("ix_report_jobs_range", "account_id", "start_date", "end_date"),
+    Index("ix_report_jobs_request_key", "request_key"),
 )
 
 # ---- server-side conversion tracking ----

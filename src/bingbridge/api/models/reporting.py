@@ -1,4 +1,4 @@
-"""Reporting service data objects (v13 WSDL order), the ad performance report's columns and report file labels.
+"""Reporting service data objects (v13 WSDL order), the report request types and report file labels.
 
 Over REST a ReportRequest is polymorphic through a `Type` property naming the derived class
 (`"Type": "AdPerformanceReportRequest"`); the base type alone is refused by Microsoft.
@@ -46,56 +46,23 @@ REPORT_TIME_PERIODS = (
     "LastFourWeeksStartingMonday",
 )
 
-# AdPerformanceReportColumn values (WSDL, 95 in all) that bingbridge knows how to read, with the snake_case
-# attribute each becomes on a parsed row. Measure columns are the performance statistics; at least one is required.
-AD_PERFORMANCE_ATTRIBUTES: dict[str, str] = {
-    "TimePeriod": "time_period",
-    "AccountId": "account_id",
-    "AccountName": "account_name",
-    "AccountNumber": "account_number",
-    "CampaignId": "campaign_id",
-    "CampaignName": "campaign_name",
-    "AdGroupId": "ad_group_id",
-    "AdGroupName": "ad_group_name",
-    "AdId": "ad_id",
-    "AdTitle": "ad_title",
-    "AdType": "ad_type",
-    "AdStatus": "ad_status",
-    "FinalUrl": "final_url",
-    "CurrencyCode": "currency_code",
-    "DeviceType": "device_type",
-    "Network": "network",
-}
-AD_PERFORMANCE_MEASURES: dict[str, str] = {
-    "Impressions": "impressions",
-    "Clicks": "clicks",
-    "Spend": "spend",
-    "Conversions": "conversions",
-    "Revenue": "revenue",
-    "AllConversions": "all_conversions",
-    "Ctr": "ctr",
-    "AverageCpc": "average_cpc",
-}
-AD_PERFORMANCE_COLUMNS: dict[str, str] = {**AD_PERFORMANCE_ATTRIBUTES, **AD_PERFORMANCE_MEASURES}
-
-# The columns of the daily ad metrics import, in the order we request them (the file keeps this order).
-DAILY_AD_METRICS_COLUMNS: tuple[str, ...] = (
-    "TimePeriod",
-    "AccountId",
-    "AccountName",
-    "CampaignId",
-    "CampaignName",
-    "AdGroupId",
-    "AdGroupName",
-    "AdId",
-    "AdTitle",
-    "FinalUrl",
-    "Impressions",
-    "Clicks",
-    "Spend",
-    "Conversions",
-    "Revenue",
-    "CurrencyCode",
+# Every ReportRequest type of the v13 WSDL (msads' models list the same). The emulator serves some of them
+# (bingbridge.metrics.report_types); the others are valid requests all the same.
+REPORT_REQUEST_TYPES = frozenset(
+    name + "ReportRequest"
+    for name in (
+        "AccountPerformance AdDynamicTextPerformance AdExtensionByAd AdExtensionByKeyword AdExtensionDetail "
+        "AdGroupPerformance AdPerformance AgeGenderAudience AppsPerformance AssetGroupPerformance AssetPerformance "
+        "AudiencePerformance BidStrategy BudgetSummary CallDetail CampaignPerformance CategoryClickCoverage "
+        "CategoryInsights CombinationPerformance ConversionPerformance DestinationUrlPerformance "
+        "DSAAutoTargetPerformance DSACategoryPerformance DSASearchQueryPerformance FeedItemPerformance "
+        "GeographicPerformance GoalsAndFunnels HotelDimensionPerformance HotelGroupPerformance KeywordPerformance "
+        "MMMPerformance MSClickIdPerformance NegativeKeywordConflict ProductDimensionPerformance ProductMatchCount "
+        "ProductNegativeKeywordConflict ProductPartitionPerformance ProductPartitionUnitPerformance "
+        "ProductSearchQueryPerformance ProfessionalDemographicsAudience PublisherUsagePerformance "
+        "SearchCampaignChangeHistory SearchInsightPerformance SearchQueryPerformance SearchTermLandingPage "
+        "ShareOfVoice TravelQueryInsight UserLocationPerformance"
+    ).split()
 )
 
 # Header lines of a downloaded report file (reference 5.4), label -> ReportFileHeader attribute.
@@ -172,8 +139,12 @@ class AdPerformanceReportFilter(WireModel):
     language: Flags | None = None
 
 
-class AdPerformanceReportRequest(WireModel):
-    """An ad performance report: ReportRequest's fields, then AdPerformanceReportRequest's (WSDL order)."""
+class ReportRequest(WireModel):
+    """A performance report: ReportRequest's fields, then those its derived types share (WSDL order).
+
+    `type` names the derived type (REST's polymorphism discriminator), e.g. "CampaignPerformanceReportRequest";
+    the scope is sent with AccountIds only, which every derived scope type has.
+    """
 
     # REST only: the derived type's name, Microsoft's polymorphism discriminator.
     type: str = "AdPerformanceReportRequest"
@@ -191,8 +162,11 @@ class AdPerformanceReportRequest(WireModel):
     time: ReportTime | None = None
 
 
+AdPerformanceReportRequest = ReportRequest  # the default type
+
+
 class SubmitGenerateReportRequest(WireModel):
-    report_request: AdPerformanceReportRequest | None = None
+    report_request: ReportRequest | None = None
 
 
 class SubmitGenerateReportResponse(WireResponse):

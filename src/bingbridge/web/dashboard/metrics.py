@@ -1,5 +1,6 @@
-"""Metrics: spend, clicks, impressions and conversions per day as line charts, top campaigns and ads with CPC,
-CTR, CPA and ROAS, the UTM breakdown, import runs, and a button that runs an import now.
+"""Metrics: spend, revenue, ROAS, clicks, impressions and conversions per day as line charts, top campaigns and ads
+(names beside ids) with CPC, CTR, CPA and ROAS, the UTM breakdown, import runs, and a button that runs an import
+now; an account filter narrows everything to one account. On a phone the tables stack into labelled cards.
 
 "Run import now" runs `metrics.importer.run_import` for the configured connection (the BINGBRIDGE_* client id,
 developer token and refresh token, as `bingbridge metrics import` uses) in a background thread, one at a time; the
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 from markupsafe import Markup
 from starlette.responses import JSONResponse, Response
@@ -54,23 +56,64 @@ def _money_format(currency: str) -> Callable[[float], str]:
     return lambda value: f"{value:,.2f} {currency}"
 
 
+def _ratio(value: float) -> str:
+    return f"{value:.2f}x"
+
+
+def _account(ctx: Ctx, errors: dict[str, str]) -> list[int]:
+    text = ctx.query("account")
+    if not text:
+        return []
+    if not text.isdigit():
+        errors["account"] = f"not an account id: {text!r}"
+        return []
+    return [int(text)]
+
+
+# Breakdown columns: label, and the positions of the name and the id in a Breakdown's key (None: no id).
+_CAMPAIGN_CELLS = (("Account", 1, 0), ("Campaign", 3, 2))
+_AD_CELLS = (("Account", 1, 0), ("Ad", 3, 2), ("Campaign", 5, 4))
+_UTM_CELLS = (("utm_source", 0, None), ("utm_medium", 1, None), ("utm_campaign", 2, None))
+
+
+def _cells(rows: list[summary.Breakdown], layout: tuple[tuple[str, int, int | None], ...]) -> list[dict[str, Any]]:
+    """Breakdown rows as table cells: each a label, a name and the id shown beside it."""
+    return [
+        {
+            "cells": [
+                {"label": label, "name": row.key[name], "id": None if ident is None else row.key[ident]}
+                for label, name, ident in layout
+            ],
+            "totals": row.totals,
+        }
+        for row in rows
+    ]
+
+
 def metrics_page(ctx: Ctx) -> Response:
     errors: dict[str, str] = {}
     start, end = _range(ctx, errors)
+    account_ids = _account(ctx, errors)
     engine = ctx.dash.engine
-    currencies = summary.currencies(engine, start, end)
+    currencies = summary.currencies(engine, start, end, account_ids)
     currency = ctx.query("currency") or (currencies[0][0] if currencies else None)
-    series = summary.daily_totals(engine, start, end, currency=currency)
+    scope: dict[str, Any] = {"currency": currency, "account_ids": account_ids}
+    series = summary.daily_totals(engine, start, end, **scope)
+    totals = summary.range_totals(engine, start, end, **scope)
     money = _money_format(currency or "")
     charts = []
     for key, title, fmt in (
         ("spend", f"Spend per day ({currency or 'no currency'})", money),
+        ("revenue", f"Revenue per day ({currency or 'no currency'})", money),
+        ("roas", "ROAS per day (revenue / spend)", _ratio),
         ("clicks", "Clicks per day", compact_number),
         ("impressions", "Impressions per day", compact_number),
         ("conversions", "Conversions per day", compact_number),
     ):
-        points = [(d.day, float(getattr(d.totals, key))) for d in series]
-        svg = line_chart(points, title=title, chart_id=f"chart-{key}", value_format=fmt)
+        # A day without spend has no ROAS; the chart draws it at 0 and its data table says so.
+        points = [(d.day, float(getattr(d.totals, key) or 0.0)) for d in series]
+        overall = f"overall {_ratio(totals.roas)}" if key == "roas" and totals.roas is not None else None
+        svg = line_chart(points, title=title, chart_id=f"chart-{key}", value_format=fmt, total=overall)
         charts.append({"key": key, "title": title, "svg": Markup(svg), "points": points, "format": fmt})
     problem = _configuration_problem(ctx)
     return ctx.render(
@@ -81,11 +124,13 @@ def metrics_page(ctx: Ctx) -> Response:
         errors=errors,
         currency=currency,
         currencies=currencies,
-        totals=summary.range_totals(engine, start, end, currency=currency),
+        accounts=summary.accounts(engine, start, end),
+        account_id=account_ids[0] if account_ids else None,
+        totals=totals,
         charts=charts,
-        campaigns=summary.top_campaigns(engine, start, end, currency=currency),
-        ads=summary.top_ads(engine, start, end, currency=currency),
-        utm=summary.utm_breakdown(engine, start, end, currency=currency),
+        campaigns=_cells(summary.top_campaigns(engine, start, end, **scope), _CAMPAIGN_CELLS),
+        ads=_cells(summary.top_ads(engine, start, end, **scope), _AD_CELLS),
+        utm=_cells(summary.utm_breakdown(engine, start, end, **scope), _UTM_CELLS),
         runs=list_runs(engine, limit=20),
         import_state=ctx.dash.imports.state,
         configuration_problem=problem,
