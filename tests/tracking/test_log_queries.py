@@ -55,7 +55,20 @@ def test_entries_serialise_times_as_utc(engine: Engine, workspace: Workspace, de
     assert (data["status"], data["conversion_name"], data["attempts"]) == ("pending", "Purchase", 0)
 
 
-@pytest.mark.parametrize(("options", "field"), [({"statuses": ["lost"]}, "status"), ({"limit": 0}, "limit")])
+def test_channel_filter(engine: Engine, box: SecretBox, workspace: Workspace) -> None:
+    save_destination(engine, box, workspace.id, destination_input(uet_tag_id="42", capi_token="capi-secret"))
+    ingest(engine, workspace, [event("bought"), event("looked", "page_view")], now=utcnow())
+    both = query_dispatch_log(engine, workspace.id)
+    assert {(r.event_id, r.channel) for r in both} >= {("bought", "offline"), ("looked", "capi")}
+    assert {r.channel for r in query_dispatch_log(engine, workspace.id, channel="capi")} == {"capi"}
+    offline = query_dispatch_log(engine, workspace.id, channel="offline")
+    assert {r.channel for r in offline} == {"offline"} and "bought" in {r.event_id for r in offline}
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [({"statuses": ["lost"]}, "status"), ({"limit": 0}, "limit"), ({"channel": "fax"}, "channel")],
+)
 def test_bad_filters_name_the_field(engine: Engine, options: dict[str, object], field: str) -> None:
     with pytest.raises(ValidationError) as caught:
         query_dispatch_log(engine, None, **options)  # type: ignore[arg-type]

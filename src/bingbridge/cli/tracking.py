@@ -575,6 +575,7 @@ def worker(
 @click.option("--workspace", default=None, help="Only this workspace.")
 @click.option("--status", "statuses", multiple=True, help="sent, skipped, blocked, failed, dead_lettered, pending.")
 @click.option("--event-name", default=None)
+@click.option("--channel", default=None, help="Only this channel: offline or capi.")
 @click.option("--since", default=None, help="ISO date or date-time (UTC).")
 @click.option("--until", default=None, help="ISO date or date-time (UTC), exclusive.")
 @click.option("--limit", type=int, default=100, show_default=True, help="1..1000.")
@@ -585,6 +586,7 @@ def dispatch_log(
     workspace: str | None,
     statuses: tuple[str, ...],
     event_name: str | None,
+    channel: str | None,
     since: str | None,
     until: str | None,
     limit: int,
@@ -606,6 +608,7 @@ def dispatch_log(
         _workspace_id(engine, workspace) if workspace else None,
         statuses=list(statuses) or None,
         event_name=event_name,
+        channel=channel,
         since=_when(since, "since"),
         until=_when(until, "until"),
         limit=limit,

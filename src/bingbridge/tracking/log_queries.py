@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from bingbridge.conversions.channels import CHANNELS
 from bingbridge.errors import FieldProblem, ValidationError
 from bingbridge.store.schema import dispatches, events
 from bingbridge.tracking.dispatch_log import STATUSES
@@ -95,6 +96,7 @@ def query_dispatch_log(
     event_name: str | None = None,
     event_id: str | None = None,
     destination_id: int | None = None,
+    channel: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int | None = 100,
@@ -102,12 +104,14 @@ def query_dispatch_log(
 ) -> list[DispatchLogEntry]:
     """Dispatch rows of a workspace (None: of all), newest first; `since` inclusive, `until` exclusive.
 
-    Raises ValidationError naming the filter: an unknown status, a limit outside 1..1000 (None: no limit, for
-    exports), NUL in a text filter, a time that leaves the calendar once converted to UTC.
+    Raises ValidationError naming the filter: an unknown status or channel, a limit outside 1..1000 (None: no
+    limit, for exports), NUL in a text filter, a time that leaves the calendar once converted to UTC.
     """
     problems, times = _problems(
         statuses, limit, {"event_name": event_name, "event_id": event_id}, {"since": since, "until": until}
     )
+    if channel is not None and channel not in CHANNELS:
+        problems.append(FieldProblem("channel", f"unknown channel {channel!r}; use {', '.join(CHANNELS)}"))
     if problems:
         raise ValidationError(problems, operation="query dispatch log")
     d, e = dispatches.c, events.c
@@ -145,6 +149,8 @@ def query_dispatch_log(
         query = query.where(e.event_id == event_id)
     if destination_id is not None:
         query = query.where(d.destination_id == destination_id)
+    if channel is not None:
+        query = query.where(d.channel == channel)
     if times["since"] is not None:
         query = query.where(d.created_at >= times["since"])
     if times["until"] is not None:
