@@ -18,6 +18,7 @@ from bingbridge.cli import cli
 from bingbridge.tracking.destination_state import read_state
 from bingbridge.tracking.health import destination_health
 from bingbridge.tracking.log_queries import query_dispatch_log
+from bingbridge.tracking.retry_window import RetryWindow
 from bingbridge.tracking.worker import Worker
 from tests.tracking.worker_fixtures import (
     FakeClock,
@@ -101,3 +102,36 @@ def test_a_10_minute_outage_dead_letters_nothing_and_delivery_resumes_without_a_
     assert len(received) == len(set(received)) == EVENTS
     assert read_state(world.engine, destination.id).waiting_since is None
     assert destination_health(world.engine, destination.id, clock.now).status != "Down"
+
+
+def test_dead_letters_of_an_outage_longer_than_the_window_go_out_when_it_ends(
+    world: TrackingWorld, clock: FakeClock
+) -> None:
+    destination = world.add_destination(world.accounts()[0])
+    network = Outage()
+    http = httpx.Client(transport=network, timeout=30)
+    window = RetryWindow(window=timedelta(minutes=2))
+    worker = Worker(world.engine, world.box, world.settings, clock=clock, http=http, retry_window=window)
+
+    def pass_and_wait() -> None:
+        if worker.run_once() == 0:
+            paused_until = read_state(world.engine, destination.id).paused_until
+            clock.now = max(clock.now + timedelta(seconds=1), paused_until or clock.now)
+
+    with worker, http:
+        store_events(world, conversions(1500))
+        network.down = True
+        outage_started = clock.now
+        while clock.now < outage_started + timedelta(minutes=10):
+            pass_and_wait()
+        assert world.statuses() == Counter({"dead_lettered": 1500})  # the 2-minute window is long over
+        store_events(world, conversions(200, seed=3))  # the shop keeps selling during the outage
+        network.down = False
+        recovered = clock.now
+        while world.statuses()["sent"] < 1700 and clock.now < recovered + timedelta(minutes=10):
+            pass_and_wait()
+    # Within the backoff cap, not the dead-letter interval (an hour at least), and without a replay.
+    assert clock.now - recovered <= timedelta(minutes=5)
+    assert world.statuses() == Counter({"sent": 1700})
+    received = [conversion_key(item) for item in world.received(destination.account_id)]
+    assert len(received) == len(set(received)) == 1700

@@ -344,10 +344,11 @@ def replay_dead_letters(
     engine: Engine,
     *,
     destination_id: int | None = None,
+    channel: str | None = None,
     dispatch_ids: Sequence[int] | None = None,
     now: datetime,
 ) -> int:
-    """Make dead-lettered dispatches due now (all, one destination's, or the given ids); returns how many.
+    """Make dead-lettered dispatches due now (all, one destination's or channel's, or the given ids); returns how many.
 
     They stay `dead_lettered` until a worker takes them: each retry is one attempt, and a retriable failure puts
     the row back in the queue with the next, longer, DLQ interval. Rows of other statuses are never touched.
@@ -358,6 +359,8 @@ def replay_dead_letters(
     statement = update(dispatches).where(d.status == DEAD_LETTERED)
     if destination_id is not None:
         statement = statement.where(d.destination_id == destination_id)
+    if channel is not None:
+        statement = statement.where(d.channel == channel)
     if dispatch_ids is not None:
         statement = statement.where(d.id.in_(list(dispatch_ids)))
     with engine.begin() as conn:

@@ -15,7 +15,8 @@ Choices:
   capped (`retry_window.RETRY_BACKOFF_CAP_SECONDS`, 5 minutes), so an outage of hours costs few calls and delivery
   resumes within minutes of Microsoft's return, by itself. A row is dead-lettered only when its retry window is
   over (`retry_window.RetryWindow`: 72 hours, and never past the channel's age limit); dead letters are retried
-  automatically at growing intervals (`dlq_retry_seconds` at least, up to a day).
+  automatically at growing intervals (`dlq_retry_seconds` at least, up to a day), and all due at once when the
+  outage that put them there ends (the lane's first answered call, e.g. for an event that arrived meanwhile).
 - Pauses, outages and refused credentials live in the database (`destination_state`), shared by every worker and
   process: the dashboard and `dispatch-log` show "waiting for Microsoft since …", and saving new credentials ends
   a pause at once.
@@ -337,6 +338,13 @@ class Worker:
                     )
             else:  # credentials refused: the rows go back untouched, due at once for whoever has working ones
                 log_rows.release(conn, self.worker_id, ids, now=now, until=now)
+        if error is None and state.waiting_since is not None:
+            # The outage is over: rows it pushed past their retry window into the dead-letter queue go out now too.
+            back = replay_dead_letters(self.engine, destination_id=destination.id, channel=channel.name, now=now)
+            if back:
+                logger.info(
+                    "destination %s (%s): outage over, %d dead letters due again", destination.id, channel.name, back
+                )
         return error is None
 
     def _retry_at(self, error: Exception, state: shared.DestinationState, now: datetime) -> datetime:
