@@ -53,6 +53,13 @@ class Outage(httpx.BaseTransport):
         self.inner.close()
 
 
+def one_pass(worker: Worker, world: TrackingWorld, *, destination_id: int, clock: FakeClock) -> None:
+    """One pass; when it handled nothing, the fake clock moves to when the destination's pause ends (or 1 s on)."""
+    if worker.run_once() == 0:
+        paused_until = read_state(world.engine, destination_id).paused_until
+        clock.now = max(clock.now + timedelta(seconds=1), paused_until or clock.now)
+
+
 def test_a_10_minute_outage_dead_letters_nothing_and_delivery_resumes_without_a_replay(
     world: TrackingWorld, clock: FakeClock
 ) -> None:
@@ -63,10 +70,7 @@ def test_a_10_minute_outage_dead_letters_nothing_and_delivery_resumes_without_a_
     worker = Worker(world.engine, world.box, world.settings, clock=clock, http=http, rng=random.Random(5))
 
     def pass_and_wait() -> None:
-        """One pass; then the fake clock moves to when the destination's pause ends (or one second on)."""
-        if worker.run_once() == 0:
-            paused_until = read_state(world.engine, destination.id).paused_until
-            clock.now = max(clock.now + timedelta(seconds=1), paused_until or clock.now)
+        one_pass(worker, world, destination_id=destination.id, clock=clock)
 
     with worker, http:
         worker.run_once()  # a first batch goes out before the outage
@@ -114,9 +118,7 @@ def test_dead_letters_of_an_outage_longer_than_the_window_go_out_when_it_ends(
     worker = Worker(world.engine, world.box, world.settings, clock=clock, http=http, retry_window=window)
 
     def pass_and_wait() -> None:
-        if worker.run_once() == 0:
-            paused_until = read_state(world.engine, destination.id).paused_until
-            clock.now = max(clock.now + timedelta(seconds=1), paused_until or clock.now)
+        one_pass(worker, world, destination_id=destination.id, clock=clock)
 
     with worker, http:
         store_events(world, conversions(1500))
