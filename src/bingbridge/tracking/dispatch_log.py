@@ -42,7 +42,7 @@ STATUSES = (PENDING, SENT, SKIPPED, BLOCKED, FAILED, DEAD_LETTERED)
 BUDGET_WINDOW = timedelta(hours=1)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Claimed(Columns):
     """A claimed dispatch row: the event's columns, and the row's own fields."""
 

@@ -21,18 +21,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select
+from sqlalchemy import Connection, Engine, bindparam, select
 
 from bingbridge.conversions.channels import CHANNELS, OFFLINE, Routing, Tracked
 from bingbridge.conversions.contract import FACE_FIELDS
-from bingbridge.errors import ConfigurationError
+from bingbridge.store.bulk import BulkInsert
 from bingbridge.store.schema import destinations, dispatches, events
 from bingbridge.tracking.dispatch_log import PENDING
-from bingbridge.tracking.events import Event, columns, tracked
+from bingbridge.tracking.events import Columns, Event, columns, tracked
 from bingbridge.tracking.workspaces import Workspace
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # built per event and channel: not frozen, as `conversions.channels.Tracked`
 class Decision:
     """What ingestion decided for one event at one destination and channel; `field` and `message` (the event's
     field and the contract's message) say why a `failed` one will not be sent."""
@@ -45,8 +45,12 @@ class Decision:
     field: str | None = None
     message: str | None = None
 
+    def as_dict(self) -> dict[str, Any]:
+        """The decision as the ingestion API answers it."""
+        return {name: getattr(self, name) for name in self.__slots__}
 
-@dataclass(frozen=True)
+
+@dataclass(slots=True)  # one per event: not frozen, as `Decision`
 class EventResult:
     """The fate of one given event: stored now (`accepted`) or already stored (`duplicate`, no new dispatches)."""
 
@@ -104,20 +108,26 @@ def decide(event: Tracked, destination_id: int, routing: Routing, *, now: dateti
     return tuple(found)
 
 
-def _insert_or_ignore(dialect: str) -> Any:
-    """INSERT … ON CONFLICT (workspace_id, event_id) DO NOTHING RETURNING the keys, in `dialect`."""
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    elif dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert  # type: ignore[assignment]
-    else:
-        raise ConfigurationError(f"event ingestion supports SQLite and PostgreSQL, not {dialect}")
-    statement = dialect_insert(events).on_conflict_do_nothing(index_elements=["workspace_id", "event_id"])
-    return statement.returning(events.c.workspace_id, events.c.event_id, events.c.id)
-
-
-# Statements are built once per dialect: building and cache-keying them costs more than running them.
-_INSERT_EVENTS: dict[str, Any] = {}
+# A new event row (`_event_row`) and a new dispatch row (`_dispatch_row`), column by column in the tables' order.
+_INSERT_EVENTS = BulkInsert(
+    events,
+    [c.name for c in events.columns if c.name != "id"],
+    skip_conflicts_on=("workspace_id", "event_id"),
+    returning=("workspace_id", "event_id", "id"),
+)
+_DISPATCH_COLUMNS = (
+    "event_pk",
+    "destination_id",
+    "channel",
+    "status",
+    "reason",
+    "conversion_name",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+    "updated_at",
+)
+_INSERT_DISPATCHES = BulkInsert(dispatches, _DISPATCH_COLUMNS)
 _DESTINATIONS = (
     select(
         destinations.c.workspace_id,
@@ -129,7 +139,6 @@ _DESTINATIONS = (
     .where(destinations.c.workspace_id.in_(bindparam("workspace_ids", expanding=True)))
     .order_by(destinations.c.id)
 )
-_INSERT_DISPATCHES = insert(dispatches)
 
 
 def _durable(conn: Connection) -> None:
@@ -174,15 +183,10 @@ def ingest_together(engine: Engine, requests: Sequence[IngestRequest]) -> list[I
     for n, request in enumerate(requests):
         for index, event in enumerate(request.events):
             first.setdefault((request.workspace_id, event.event_id), (n, index))
+    # Sorted by key: two PostgreSQL transactions inserting overlapping batches then take the unique index's row
+    # locks in the same order and cannot deadlock.
     rows = [
-        {
-            "workspace_id": workspace_id,
-            "received_at": requests[n].now,
-            **vars(stored[n][i]),
-        }
-        # Sorted by key: two PostgreSQL transactions inserting overlapping batches then take the unique index's
-        # row locks in the same order and cannot deadlock.
-        for (workspace_id, event_id), (n, i) in sorted(first.items())
+        _event_row(workspace_id, requests[n].now, stored[n][i]) for (workspace_id, _), (n, i) in sorted(first.items())
     ]
     results: list[IngestResult] = []
     with engine.begin() as conn:
@@ -190,48 +194,65 @@ def ingest_together(engine: Engine, requests: Sequence[IngestRequest]) -> list[I
         mappings: dict[int, dict[int, Routing]] = {r.workspace_id: {} for r in requests}
         for row in conn.execute(_DESTINATIONS, {"workspace_ids": list(mappings)}):
             mappings[row.workspace_id][row.id] = routing_of(row)
-        inserted: dict[tuple[int, str], int] = {}
-        if rows:
-            dialect = conn.dialect.name
-            statement = _INSERT_EVENTS.get(dialect)
-            if statement is None:
-                statement = _INSERT_EVENTS.setdefault(dialect, _insert_or_ignore(dialect))
-            inserted = {(r.workspace_id, r.event_id): r.id for r in conn.execute(statement, rows)}
-        dispatch_rows: list[dict[str, Any]] = []
+        inserted = {(r.workspace_id, r.event_id): r.id for r in _INSERT_EVENTS.run(conn, rows)}
+        dispatch_rows: list[tuple[Any, ...]] = []
         for n, request in enumerate(requests):
             outcome: list[EventResult] = []
+            routings = mappings[request.workspace_id].items()
             for index, event in enumerate(request.events):
                 key = (request.workspace_id, event.event_id)
                 pk = inserted.get(key)
                 if pk is None or first[key] != (n, index):
                     outcome.append(EventResult(index, event.event_id, "duplicate"))
                     continue
+                seen = tracked(stored[n][index])
                 decisions = tuple(
                     d
-                    for destination_id, routing in mappings[request.workspace_id].items()
-                    for d in decide(tracked(stored[n][index]), destination_id, routing, now=request.now)
+                    for destination_id, routing in routings
+                    for d in decide(seen, destination_id, routing, now=request.now)
                 )
                 outcome.append(EventResult(index, event.event_id, "accepted", decisions))
                 dispatch_rows.extend(_dispatch_row(pk, d, request.now) for d in decisions)
             results.append(IngestResult(outcome))
-        if dispatch_rows:
-            conn.execute(_INSERT_DISPATCHES, dispatch_rows)
+        _INSERT_DISPATCHES.run(conn, dispatch_rows)
     return results
 
 
-def _dispatch_row(event_pk: int, decision: Decision, now: datetime) -> dict[str, Any]:
-    return {
-        "event_pk": event_pk,
-        "destination_id": decision.destination_id,
-        "channel": decision.channel,
-        "status": decision.status,
-        "reason": decision.reason,
-        "conversion_name": decision.conversion_name,
-        "attempts": 0,
-        "next_attempt_at": now if decision.status == PENDING else None,
-        "created_at": now,
-        "updated_at": now,
-    }
+def _event_row(workspace_id: int, received_at: datetime, event: Columns) -> tuple[Any, ...]:
+    """The `events` row of a stored event (`_INSERT_EVENTS`' columns)."""
+    return (
+        workspace_id,
+        event.event_id,
+        event.event_name,
+        event.occurred_at,
+        received_at,
+        event.value,
+        event.currency,
+        event.ad_storage,
+        event.hashed_email,
+        event.hashed_phone,
+        event.click_ids,
+        event.properties,
+        event.page,
+        event.anonymous_id,
+        event.external_id,
+    )
+
+
+def _dispatch_row(event_pk: int, decision: Decision, now: datetime) -> tuple[Any, ...]:
+    """The `dispatches` row of a decision (`_DISPATCH_COLUMNS`)."""
+    return (
+        event_pk,
+        decision.destination_id,
+        decision.channel,
+        decision.status,
+        decision.reason,
+        decision.conversion_name,
+        0,
+        now if decision.status == PENDING else None,
+        now,
+        now,
+    )
 
 
 @dataclass

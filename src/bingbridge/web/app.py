@@ -454,7 +454,7 @@ def create_app(
                 "index": valid[r.index][0],
                 "event_id": r.event_id,
                 "status": r.status,
-                "dispatches": [vars(d) for d in r.dispatches],  # vars: asdict's deep copy costs at 1,000 events
+                "dispatches": [d.as_dict() for d in r.dispatches],
             }
             for r in result.results
         ]
