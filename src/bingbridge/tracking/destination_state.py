@@ -143,6 +143,17 @@ def pause_for_credentials(
     _change(conn, destination_id, channel, now, credentials_error=error, paused_until=until, pause_reason=reason)
 
 
+def retry_now(conn: Connection, *, destination_id: int, channel: str, now: datetime) -> None:
+    """Someone asked for a retry (a dead-letter replay): the channel's retry pause ends now. A credentials pause
+    stays until the credentials change, and the outage goes on until a call gets through, so a retry that fails
+    again backs off from where it was."""
+    conn.execute(
+        update(destination_states)
+        .where(_row(destination_id, channel), _c.paused_until.is_not(None), _c.credentials_error.is_(None))
+        .values(paused_until=None, pause_reason=None, updated_at=now)
+    )
+
+
 def credentials_changed(conn: Connection, destination_id: int, *, now: datetime) -> None:
     """New credentials were saved: any pause of any channel ends now and refused-credentials errors are forgotten."""
     conn.execute(

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 
 from bingbridge.store.schema import dispatch_calls, dispatches, events
+from bingbridge.tracking.destination_state import retry_now
 from bingbridge.tracking.events import Columns
 
 if TYPE_CHECKING:
@@ -352,16 +353,22 @@ def replay_dead_letters(
 
     They stay `dead_lettered` until a worker takes them: each retry is one attempt, and a retriable failure puts
     the row back in the queue with the next, longer, DLQ interval. Rows of other statuses are never touched.
-    A worker that paused the destination after a failed call (for the backoff, the 60 s throttle window or its
-    credentials pause) takes them when that pause ends.
+    The retry pause of their lanes ends too (`destination_state.retry_now`): a replay means "try now", also
+    during an outage; a credentials pause still lasts until the credentials change.
     """
     d = dispatches.c
-    statement = update(dispatches).where(d.status == DEAD_LETTERED)
+    wanted = [d.status == DEAD_LETTERED]
     if destination_id is not None:
-        statement = statement.where(d.destination_id == destination_id)
+        wanted.append(d.destination_id == destination_id)
     if channel is not None:
-        statement = statement.where(d.channel == channel)
+        wanted.append(d.channel == channel)
     if dispatch_ids is not None:
-        statement = statement.where(d.id.in_(list(dispatch_ids)))
+        wanted.append(d.id.in_(list(dispatch_ids)))
     with engine.begin() as conn:
-        return int(conn.execute(statement.values(next_attempt_at=now, updated_at=now)).rowcount)
+        lanes = conn.execute(select(d.destination_id, d.channel).where(*wanted).distinct()).all()
+        count = int(
+            conn.execute(update(dispatches).where(*wanted).values(next_attempt_at=now, updated_at=now)).rowcount
+        )
+        for lane in lanes:
+            retry_now(conn, destination_id=lane.destination_id, channel=lane.channel, now=now)
+        return count
