@@ -1,11 +1,13 @@
 """Ingestion throughput and latency of `POST /v1/events`, side by side with a bare ASGI endpoint.
 
-Both are served by uvicorn (one process each, loopback, access log off) and loaded by the same generator: a
-fixed number of requests from `--threads` httpx clients in this process, so the run stops by itself. The bare
-endpoint reads the body and answers 202, nothing more: the gap is what validation, hashing, the key lookup and
-a durable commit cost. bingbridge commits every request before answering (SQLite WAL with synchronous=FULL, or
-PostgreSQL with `--database-url`). Each event carries an MSCLKID and a plain e-mail (hashed on arrival).
-Run: .venv/bin/python bench/ingest.py [--singles 2000] [--batches 200] [--threads 8] [--database-url URL]
+Both are served by uvicorn (`--workers` processes each, 1 by default, the apps of bench/ingest_servers.py; loopback,
+access log off) and loaded by the same generator: a fixed number of requests from `--threads` httpx clients in
+this process, so the run stops by itself. The bare endpoint reads the body and answers 202, nothing more: the gap
+is what validation, hashing, the key lookup and a durable commit cost. bingbridge commits every request before
+answering (SQLite WAL with synchronous=FULL, or PostgreSQL with `--database-url`). Each event carries an MSCLKID
+and a plain e-mail (hashed on arrival).
+Run: .venv/bin/python bench/ingest.py [--singles 2000] [--batches 200] [--threads 8] [--workers 1]
+     [--database-url URL]
 """
 
 from __future__ import annotations
@@ -35,36 +37,6 @@ from bingbridge.store.schema import events
 from bingbridge.tracking.destinations import DestinationInput, save_destination
 from bingbridge.tracking.secrets import SecretBox
 from bingbridge.tracking.workspaces import create_workspace
-
-# The two servers, each run as `python -c SERVER MODE PORT [DATABASE_URL SECRET_KEY]`.
-SERVER = """
-import sys
-import uvicorn
-
-mode, port = sys.argv[1], int(sys.argv[2])
-if mode == "bare":
-    async def app(scope, receive, send):
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        more = True
-        while more:
-            message = await receive()
-            more = message.get("more_body", False)
-        await send({"type": "http.response.start", "status": 202,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"2")]})
-        await send({"type": "http.response.body", "body": b"{}"})
-else:
-    from bingbridge.settings import Secret, Settings
-    from bingbridge.web import create_app
-    app = create_app(Settings(database_url=sys.argv[3], secret_key=Secret(sys.argv[4])))
-uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-"""
 
 
 @dataclass(frozen=True)
@@ -133,9 +105,14 @@ def load(url: str, bodies: list[bytes], per_request: int, key: str, threads: int
     return Figures(len(bodies), len(bodies) * per_request, time.perf_counter() - started, latencies, statuses)
 
 
-def serve(mode: str, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
+def serve(mode: str, workers: int, database_url: str, secret_key: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-c", SERVER, mode, str(port), *extra], env=os.environ.copy())
+    command = [sys.executable, "-m", "uvicorn", f"ingest_servers:{mode}", "--app-dir", str(Path(__file__).parent)]
+    command += ["--factory"] if mode == "bingbridge" else []
+    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    command += ["--log-level", "warning", "--no-access-log"]
+    env = {**os.environ, "INGEST_BENCH_DATABASE_URL": database_url, "INGEST_BENCH_SECRET_KEY": secret_key}
+    process = subprocess.Popen(command, env=env)
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -152,6 +129,7 @@ def main() -> None:
     parser.add_argument("--singles", type=int, default=2000, help="requests of one event")
     parser.add_argument("--batches", type=int, default=200, help="requests of 100 events")
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes per server, both alike")
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temporary folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -181,7 +159,7 @@ def main() -> None:
         ]
         results: list[tuple[str, Figures]] = []
         for mode in ("bingbridge", "bare"):
-            process, base = serve(mode, url, secret)
+            process, base = serve(mode, args.workers, url, secret)
             try:
                 target = f"{base}/v1/events"
                 load(target, singles[:50], 1, key, args.threads)  # warm-up (its events are duplicates later)
@@ -199,7 +177,8 @@ def main() -> None:
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
             admin.dispose()
     backend = url.split(":", 1)[0].split("+")[0]
-    print(f"database: {backend}; {args.threads} client threads; loopback; uvicorn, one process per server")
+    processes = "one process" if args.workers == 1 else f"{args.workers} worker processes"
+    print(f"database: {backend}; {args.threads} client threads; loopback; uvicorn, {processes} per server")
     heads = ("requests", 8), ("events", 8), ("seconds", 8), ("events/s", 9), ("req/s", 8), ("p50 ms", 7), ("p99 ms", 7)
     print(" " * 28 + "".join(f" {name:>{width}}" for name, width in heads))
     order = [0, 2, 1, 3]  # bingbridge and bare side by side per load

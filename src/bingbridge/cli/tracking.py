@@ -485,6 +485,13 @@ def destinations_pause(destination_id: int, as_json: bool, config_file: Path | N
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8000, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Processes answering HTTP; with more than 1, this process watches them and dispatches and imports.",
+)
 @click.option("--no-worker", is_flag=True, help="Do not dispatch in this process (run `bingbridge worker` instead).")
 @click.option("--no-schedule", is_flag=True, help="Do not run the daily metrics import in this process.")
 @click.option("--base-url", "api_base_url", default=None, help="Send Microsoft calls here (e.g. the emulator).")
@@ -493,6 +500,7 @@ def destinations_pause(destination_id: int, as_json: bool, config_file: Path | N
 def serve(
     host: str,
     port: int,
+    workers: int,
     no_worker: bool,
     no_schedule: bool,
     api_base_url: str | None,
@@ -501,20 +509,19 @@ def serve(
 ) -> None:
     """Run the tracking service: ingestion API under /v1, the dashboard under /, a worker and the daily import.
 
+    With --workers N, N processes answer HTTP (on one database they behave as one) and this process starts and
+    watches them and runs the dispatch worker and the daily import, once. SIGTERM or Ctrl-C stops them all.
+
     Example: bingbridge serve --port 8000
     """
-    import logging
+    from bingbridge.service import run_service
 
-    import uvicorn
-
-    from bingbridge.service import build_service
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings, engine = _open(config_file, database_url, api_base_url=api_base_url)
-    app = build_service(settings, engine, worker=not no_worker, schedule=not no_schedule)
-    click.echo(f"bingbridge serving on http://{host}:{port}/ (API under /v1, OpenAPI at /openapi.json)", err=True)
-    # uvicorn would believe X-Forwarded-* from loopback; the app does that itself, for BINGBRIDGE_TRUSTED_PROXIES only.
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
+    processes = f"{workers} processes, " if workers > 1 else ""
+    click.echo(
+        f"bingbridge serving on http://{host}:{port}/ ({processes}API under /v1, OpenAPI at /openapi.json)", err=True
+    )
+    run_service(settings, engine, host=host, port=port, workers=workers, worker=not no_worker, schedule=not no_schedule)
 
 
 @click.command()

@@ -405,7 +405,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
-        thread = _start_worker(settings, db, stop) if run_worker else None
+        thread = start_worker(settings, db, stop) if run_worker else None
         try:
             yield
         finally:
@@ -644,7 +644,7 @@ def _install_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _start_worker(settings: Settings, engine: Engine, stop: threading.Event) -> threading.Thread:
+def start_worker(settings: Settings, engine: Engine, stop: threading.Event) -> threading.Thread:
     """A dispatch worker in a thread, on the app's engine, until `stop` is set (at the app's shutdown)."""
     from bingbridge.tracking.secrets import SecretBox
     from bingbridge.tracking.worker import Worker
