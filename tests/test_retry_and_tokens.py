@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import os
 import stat
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -12,6 +15,7 @@ import pytest
 from bingbridge.api.client import BingAdsClient
 from bingbridge.api.customer_management import account_predicates
 from bingbridge.api.retry import backoff, next_step
+from bingbridge.auth.oauth import SharedTokenStore
 from bingbridge.auth.tokens import FileTokenStore, MemoryTokenStore, fingerprint
 from bingbridge.emulator.server import RunningEmulator
 from bingbridge.errors import ApiError, AuthenticationError, ErrorDetail, OAuthError, ThrottledError, classify
@@ -207,6 +211,41 @@ def test_async_client_calls_the_emulator(bingads_settings: Settings) -> None:
         "Northwind Agency - Search",
         "Northwind Agency - Shopping",
     ]
+
+
+class HeldElsewhere(MemoryTokenStore):
+    """A shared token store whose refresh lock another process holds until `released` (or a second passes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.released = threading.Event()
+        self.waited_for_release: bool | None = None
+
+    @contextmanager
+    def refresh_lock(self, key: str) -> Iterator[None]:
+        self.waited_for_release = self.released.wait(timeout=1)  # False: nobody released it meanwhile
+        yield
+
+
+def test_async_client_waits_for_a_shared_refresh_lock_without_blocking_other_tasks(bingads_settings: Settings) -> None:
+    import asyncio
+
+    from bingbridge.api.client import AsyncBingAdsClient
+
+    store = HeldElsewhere()
+
+    async def other_task() -> None:  # runs while the refresh waits, then the other process lets go
+        await asyncio.sleep(0.05)
+        store.released.set()
+
+    async def run() -> None:
+        async with AsyncBingAdsClient(bingads_settings, token_store=store) as c:
+            await asyncio.gather(c.refresh_access_token(), other_task())
+            assert c.tokens.tokens is not None
+
+    asyncio.run(run())
+    assert store.waited_for_release is True
+    assert isinstance(store, SharedTokenStore) and store.load(f"production:{bingads_settings.client_id}")
 
 
 def test_token_store_file_is_json_keyed_by_environment_and_client(bingads_settings: Settings) -> None:

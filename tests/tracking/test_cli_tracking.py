@@ -58,6 +58,16 @@ def test_create_list_rotate_and_revoke(env: dict[str, str]) -> None:
     assert len(run(env, "keys", "list", "--revoked")) == 3
 
 
+def test_a_rotation_with_a_grace_period_keeps_the_old_key_working(env: dict[str, str]) -> None:
+    ingestion = run(env, "workspaces", "create", "Web shop")["ingestion_key"]
+    (key,) = run(env, "keys", "list")
+    rotated = run(env, "keys", "rotate", str(key["id"]), "--grace-hours", "24")
+    assert rotated["replaces"] == key["id"] and rotated["replaced_key_works_until"] > rotated["created_at"]
+    assert holder(env, ingestion) is not None and holder(env, rotated["key"]) is not None
+    assert [k["id"] for k in run(env, "keys", "list")] == [key["id"], rotated["id"]]
+    assert "0 to 720 hours" in run(env, "keys", "rotate", str(rotated["id"]), "--grace-hours", "721", code=2)
+
+
 def test_revoking_twice_or_an_unknown_key_is_exit_2(env: dict[str, str]) -> None:
     run(env, "workspaces", "create", "Web shop")
     (key,) = run(env, "keys", "list")

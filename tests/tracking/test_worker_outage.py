@@ -137,3 +137,25 @@ def test_dead_letters_of_an_outage_longer_than_the_window_go_out_when_it_ends(
     assert world.statuses() == Counter({"sent": 1700})
     received = [conversion_key(item) for item in world.received(destination.account_id)]
     assert len(received) == len(set(received)) == 1700
+
+
+def test_a_replay_during_the_backoff_is_sent_at_once(world: TrackingWorld, clock: FakeClock) -> None:
+    destination = world.add_destination(world.accounts()[0])
+    network = Outage()
+    http = httpx.Client(transport=network, timeout=30)
+    window = RetryWindow(window=timedelta(minutes=2))
+    worker = Worker(world.engine, world.box, world.settings, clock=clock, http=http, retry_window=window)
+    with worker, http:
+        store_events(world, conversions(300))
+        network.down = True
+        while world.statuses() != Counter({"dead_lettered": 300}):  # the 2-minute window runs out
+            one_pass(worker, world, destination_id=destination.id, clock=clock)
+        network.down = False  # Microsoft is back, but nothing new arrives to show it: the operator replays
+        assert read_state(world.engine, destination.id).paused(clock.now)
+        replayed = CliRunner().invoke(
+            cli, ["dlq", "replay", "--destination-id", str(destination.id), "--database-url", world.database_url]
+        )
+        assert replayed.exit_code == 0, replayed.output
+        worker.run_once()  # the same instant: the replay ended the backoff pause
+    assert world.statuses() == Counter({"sent": 300})
+    assert len(world.received(destination.account_id)) == 300

@@ -375,6 +375,13 @@ def test_keys_are_created_rotated_and_revoked_from_the_dashboard(signed_in: Dash
     assert rotated.status_code == 201 and f"replaces key {holder.key_id}" in rotated.text
     assert key_holder(signed_in.engine, api_key.group(1)) is None
 
+    (current,) = [k for k in list_keys(signed_in.engine) if k.kind == "api"]
+    assert signed_in.post(f"/keys/{current.id}/rotate", {"grace_hours": "5"}).status_code == 422
+    graced = signed_in.post(f"/keys/{current.id}/rotate", {"grace_hours": "24"})
+    assert graced.status_code == 201
+    assert "Active until" in signed_in.client.get(f"/workspaces/{workspace.id}/keys").text
+    assert len([k for k in list_keys(signed_in.engine) if k.kind == "api"]) == 2  # both work for a day
+
     (ingestion_key,) = [k for k in list_keys(signed_in.engine) if k.kind == "ingestion"]
     revoked = signed_in.post(f"/keys/{ingestion_key.id}/revoke")
     assert revoked.status_code == 303

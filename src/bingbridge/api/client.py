@@ -309,12 +309,22 @@ class AsyncBingAdsClient(_ClientBase):
             await self.http.aclose()
 
     async def refresh_access_token(self) -> None:
-        """As the sync client's; a `SharedTokenStore`'s lock is taken synchronously (it waits on the database)."""
-        with self.tokens.refreshing() as needed:
+        """As the sync client's. The token store is waited on (a `SharedTokenStore`'s lock, its reads and writes)
+        in a worker thread, so other tasks run while another process holds the refresh."""
+        from anyio.to_thread import run_sync
+
+        refreshing = self.tokens.refreshing()
+        needed = await run_sync(refreshing.__enter__)
+        try:
             if needed:
                 url, form = self.tokens.refresh_form()
                 response = await self.http.post(url, data=form)
-                self.tokens.accept(response.status_code, response.content)
+                await run_sync(self.tokens.accept, response.status_code, response.content)
+        except BaseException as exc:
+            if not await run_sync(refreshing.__exit__, type(exc), exc, exc.__traceback__):
+                raise
+        else:
+            await run_sync(refreshing.__exit__, None, None, None)
 
     async def call(
         self,

@@ -161,23 +161,35 @@ def keys_list(
 
 @keys.command("rotate")
 @click.argument("key_id", type=int)
+@click.option(
+    "--grace-hours",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    help="Keep the old key working this long (web pages still carrying an old ingestion key).",
+)
 @_service_options
 @json_option
 @report_errors
-def keys_rotate(key_id: int, as_json: bool, config_file: Path | None, database_url: str | None) -> None:
+def keys_rotate(
+    key_id: int, grace_hours: float, as_json: bool, config_file: Path | None, database_url: str | None
+) -> None:
     """Replace a key: the new one (same workspace, kind and name) is printed once, the old one is refused at once
-    (an ingestion key within 5 seconds, the time a service process may remember it).
+    or after --grace-hours (an ingestion key within 5 seconds more, the time a service process may remember it).
 
-    Example: bingbridge keys rotate 2
+    Example: bingbridge keys rotate 2 --grace-hours 24
     """
     from dataclasses import asdict
+    from datetime import timedelta
 
     from bingbridge.store import utcnow
     from bingbridge.tracking.workspaces import rotate_key
 
     _, engine = _open(config_file, database_url)
-    created, key = rotate_key(engine, key_id, now=utcnow())
-    _shown_once({**asdict(created), "replaces": key_id}, key, as_json)
+    now = utcnow()
+    grace = timedelta(hours=grace_hours)
+    created, key = rotate_key(engine, key_id, now=now, grace=grace)
+    _shown_once({**asdict(created), "replaces": key_id, "replaced_key_works_until": now + grace}, key, as_json)
 
 
 @keys.command("revoke")

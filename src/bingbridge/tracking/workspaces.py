@@ -5,8 +5,9 @@ Two kinds of key, so that what sits in web pages cannot read anything:
 - `api` (`bbs_...`): secret, for servers and operators; it reads the dispatch log and health, lists and replays
   dead letters (and may post events too).
 A workspace may hold several keys of each kind. Rotating a key issues a new one of the same kind and name and
-revokes the old one in the same transaction; a revoked key is refused from then on (see `web.app.KeyCache` for how
-soon each process notices).
+revokes the old one in the same transaction, at once or at the end of a grace period (`revoked_at` in the future:
+pages still carrying an old ingestion key keep working while they are updated); a revoked key is refused from
+then on (see `web.app.KeyCache` for how soon each process notices).
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, Row, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Row, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bingbridge.errors import FieldProblem, ValidationError
+from bingbridge.store import utcnow
 from bingbridge.store.schema import workspace_keys, workspaces
 
 KeyKind = Literal["ingestion", "api"]
@@ -28,6 +30,8 @@ INGESTION: KeyKind = "ingestion"
 API: KeyKind = "api"
 KEY_PREFIXES: dict[KeyKind, str] = {INGESTION: "bbk_", API: "bbs_"}
 KEY_PREFIX = KEY_PREFIXES[INGESTION]
+# The longest an old key may keep working after its rotation.
+MAX_GRACE = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,10 @@ class WorkspaceKey:
     name: str | None
     key_prefix: str
     created_at: datetime
-    revoked_at: datetime | None
+    revoked_at: datetime | None  # in the future while a rotated key's grace period lasts
+
+    def active(self, now: datetime) -> bool:
+        return self.revoked_at is None or self.revoked_at > now
 
 
 @dataclass(frozen=True)
@@ -123,13 +130,20 @@ def create_key(
     return _key(row), key
 
 
-def list_keys(engine: Engine, workspace_id: int | None = None, *, revoked: bool = False) -> list[WorkspaceKey]:
-    """Keys (active only unless `revoked`), by workspace then age."""
+def _active(now: datetime) -> ColumnElement[bool]:
+    """Keys not revoked, or revoked at a time still to come (a rotated key in its grace period)."""
+    return or_(workspace_keys.c.revoked_at.is_(None), workspace_keys.c.revoked_at > now)
+
+
+def list_keys(
+    engine: Engine, workspace_id: int | None = None, *, revoked: bool = False, now: datetime | None = None
+) -> list[WorkspaceKey]:
+    """Keys (active at `now` only unless `revoked`), by workspace then age."""
     query = select(workspace_keys).order_by(workspace_keys.c.workspace_id, workspace_keys.c.id)
     if workspace_id is not None:
         query = query.where(workspace_keys.c.workspace_id == workspace_id)
     if not revoked:
-        query = query.where(workspace_keys.c.revoked_at.is_(None))
+        query = query.where(_active(now or utcnow()))
     with engine.connect() as conn:
         return [_key(row) for row in conn.execute(query)]
 
@@ -140,9 +154,10 @@ def get_key(engine: Engine, key_id: int) -> WorkspaceKey | None:
     return _key(row) if row else None
 
 
-def _revoke(conn: Connection, key_id: int, now: datetime, operation: str) -> WorkspaceKey:
+def _revoke(conn: Connection, key_id: int, now: datetime, operation: str, *, grace: timedelta) -> WorkspaceKey:
+    """Revoke an active key at `now + grace` (a key in its grace period may be revoked again, sooner)."""
     k = workspace_keys.c
-    done = conn.execute(update(workspace_keys).where(k.id == key_id, k.revoked_at.is_(None)).values(revoked_at=now))
+    done = conn.execute(update(workspace_keys).where(k.id == key_id, _active(now)).values(revoked_at=now + grace))
     row = conn.execute(select(workspace_keys).where(k.id == key_id)).first()
     if row is None:
         raise ValidationError([FieldProblem("key", f"no key with id {key_id}")], operation=operation)
@@ -154,25 +169,33 @@ def _revoke(conn: Connection, key_id: int, now: datetime, operation: str) -> Wor
 def revoke_key(engine: Engine, key_id: int, *, now: datetime) -> WorkspaceKey:
     """Refuse the key from now on (it stays listed, with its revocation time)."""
     with engine.begin() as conn:
-        return _revoke(conn, key_id, now, "revoke key")
+        return _revoke(conn, key_id, now, "revoke key", grace=timedelta(0))
 
 
-def rotate_key(engine: Engine, key_id: int, *, now: datetime) -> tuple[WorkspaceKey, str]:
-    """Revoke the key and issue its replacement (same workspace, kind and name) in one transaction."""
+def rotate_key(
+    engine: Engine, key_id: int, *, now: datetime, grace: timedelta = timedelta(0)
+) -> tuple[WorkspaceKey, str]:
+    """Issue the key's replacement (same workspace, kind and name) and revoke the old key, at once or when `grace`
+    (at most MAX_GRACE) has passed, in one transaction."""
+    if not timedelta(0) <= grace <= MAX_GRACE:
+        hours = MAX_GRACE // timedelta(hours=1)
+        raise ValidationError(
+            [FieldProblem("grace", f"give a grace period of 0 to {hours} hours")], operation="rotate key"
+        )
     with engine.begin() as conn:
-        old = _revoke(conn, key_id, now, "rotate key")
+        old = _revoke(conn, key_id, now, "rotate key", grace=grace)
         new_id, key = _insert_key(conn, old.workspace_id, old.kind, old.name, now)
         row = conn.execute(select(workspace_keys).where(workspace_keys.c.id == new_id)).one()
     return _key(row), key
 
 
-def key_holder(engine: Engine, key: str) -> KeyHolder | None:
-    """The workspace and kind of an active (not revoked) key, None for any other string."""
+def key_holder(engine: Engine, key: str, *, now: datetime | None = None) -> KeyHolder | None:
+    """The workspace and kind of a key active at `now` (default: the clock), None for any other string."""
     k = workspace_keys.c
     query = (
         select(workspaces, k.id.label("key_id"), k.kind)
         .join(workspace_keys, k.workspace_id == workspaces.c.id)
-        .where(k.key_hash == key_hash(key), k.revoked_at.is_(None))
+        .where(k.key_hash == key_hash(key), _active(now or utcnow()))
     )
     with engine.connect() as conn:
         row = conn.execute(query).first()

@@ -5,6 +5,7 @@ A new key is shown once, on the page that answers the form, and never again (onl
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from starlette.responses import Response
 from starlette.routing import Route
@@ -22,10 +23,14 @@ from bingbridge.tracking.workspaces import (
 )
 from bingbridge.web.dashboard.core import Ctx, Dashboard, action, page
 
+# The grace periods the Rotate button offers, in hours (the library allows any up to `MAX_GRACE`).
+GRACE_CHOICES = {0: "at once", 1: "in 1 hour", 24: "in 24 hours", 168: "in 7 days"}
+
 
 def _keys_page(ctx: Ctx, workspace: Workspace, *, error: str | None = None, status: int = 200) -> Response:
     keys = list_keys(ctx.dash.engine, workspace.id, revoked=True)
-    return ctx.render("keys.html", status, workspace=workspace, keys=keys, error=error)
+    now = ctx.dash.clock()
+    return ctx.render("keys.html", status, workspace=workspace, keys=keys, error=error, now=now, grace=GRACE_CHOICES)
 
 
 def _shown_once(ctx: Ctx, workspace: Workspace, created: WorkspaceKey, key: str, replaced: int | None) -> Response:
@@ -66,7 +71,11 @@ def _change_key(ctx: Ctx, change: Callable[[Workspace, WorkspaceKey], Response])
 
 def rotate_key_action(ctx: Ctx) -> Response:
     def rotate(workspace: Workspace, old: WorkspaceKey) -> Response:
-        created, key = rotate_key(ctx.dash.engine, old.id, now=ctx.dash.clock())
+        hours = ctx.form.get("grace_hours", "0")
+        if not hours.isdigit() or int(hours) not in GRACE_CHOICES:
+            return _keys_page(ctx, workspace, error="choose when the old key stops working", status=422)
+        grace = timedelta(hours=int(hours))
+        created, key = rotate_key(ctx.dash.engine, old.id, now=ctx.dash.clock(), grace=grace)
         return _shown_once(ctx, workspace, created, key, old.id)
 
     return _change_key(ctx, rotate)
