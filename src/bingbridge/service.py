@@ -36,9 +36,14 @@ _SETTINGS_VARIABLE = "_BINGBRIDGE_SERVE_SETTINGS"
 def _import_job(settings: Settings, engine: Engine) -> None:
     from bingbridge.api.client import BingAdsClient
     from bingbridge.metrics.importer import ImportOptions, run_import
+    from bingbridge.store.leases import LeaseHeld
 
     with BingAdsClient(settings) as client:
-        result = run_import(client, engine, ImportOptions(trigger="schedule"))
+        try:
+            result = run_import(client, engine, ImportOptions(trigger="schedule"))
+        except LeaseHeld as exc:  # an import runs already; the next daily run catches up the days missed
+            log.info("scheduled metrics import skipped: %s", exc)
+            return
     log.info("scheduled metrics import: %s", result)
 
 

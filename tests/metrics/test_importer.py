@@ -13,8 +13,16 @@ from bingbridge.api.client import BingAdsClient
 from bingbridge.api.models.customer import AdvertiserAccount
 from bingbridge.emulator.server import RunningEmulator
 from bingbridge.errors import ValidationError
-from bingbridge.metrics.importer import ImportOptions, ImportResult, check_options, plan_account, run_import
+from bingbridge.metrics.importer import (
+    IMPORT_LEASE,
+    ImportOptions,
+    ImportResult,
+    check_options,
+    plan_account,
+    run_import,
+)
 from bingbridge.store import ad_metrics as db
+from bingbridge.store import leases, utcnow
 from bingbridge.store.schema import ad_metrics_daily
 from tests.conftest import Recorder
 from tests.metrics.conftest import exact, ground_truth, truth_totals
@@ -186,6 +194,19 @@ def test_bad_options_fail_before_any_call(client: BingAdsClient, engine: Engine,
     with pytest.raises(ValidationError, match="since"):
         run_import(client, engine, ImportOptions(since=dt.date(2020, 1, 1)))
     assert recorder.api_calls() == []
+
+
+def test_a_second_import_meanwhile_is_refused_before_any_call(
+    client: BingAdsClient, engine: Engine, recorder: Recorder
+) -> None:
+    run_import(client, engine, ImportOptions(days=1))  # creates the tables, frees the lease at the end
+    recorder.requests.clear()
+    leases.take(engine, IMPORT_LEASE, "another process", length=dt.timedelta(minutes=2), now=utcnow())
+    with pytest.raises(leases.LeaseHeld, match="a metrics import is running already"):
+        run_import(client, engine, ImportOptions(days=1))
+    assert recorder.api_calls() == []
+    leases.release(engine, IMPORT_LEASE, "another process")
+    assert run_import(client, engine, ImportOptions(days=1)).status == "succeeded"
 
 
 def _account(time_zone: str) -> AdvertiserAccount:

@@ -9,6 +9,8 @@ import xml.etree.ElementTree as ET
 import httpx
 
 from bingbridge.emulator.server import RunningEmulator
+from bingbridge.metrics.importer import IMPORT_LEASE
+from bingbridge.store import leases, migrate
 from bingbridge.store.ad_metrics import UPSERT_COLUMNS, upsert_ad_metrics
 from bingbridge.store.engine import utcnow
 from tests.web.conftest import DashboardWorld
@@ -122,6 +124,16 @@ def test_only_one_import_runs_at_a_time(emulated: DashboardWorld, bingads_emulat
     imports = emulated.dash.imports
     imports.join(timeout=120)
     assert imports.state.state == "finished"
+
+
+def test_an_import_run_elsewhere_shows_as_running_and_blocks_another(emulated: DashboardWorld) -> None:
+    migrate(emulated.engine)
+    leases.take(emulated.engine, IMPORT_LEASE, "the schedule", length=dt.timedelta(minutes=2), now=utcnow())
+    assert emulated.client.get("/api/imports/current").json()["state"] == "running"
+    refused = emulated.post("/metrics/import", {"days": "3"})
+    assert "An import is running already" in emulated.client.get(refused.headers["location"]).text
+    leases.release(emulated.engine, IMPORT_LEASE, "the schedule")
+    assert emulated.client.get("/api/imports/current").json()["state"] == "idle"
 
 
 def test_a_bad_backfill_is_refused(emulated: DashboardWorld) -> None:

@@ -39,13 +39,16 @@ from bingbridge.metrics import loading, reports
 from bingbridge.metrics.report_file import ReportFile
 from bingbridge.metrics.report_types import AGGREGATIONS, ReportType, report_type
 from bingbridge.store import ad_metrics as db
-from bingbridge.store import migrate
+from bingbridge.store import leases, migrate
 from bingbridge.store.engine import utcnow
 
 DEFAULT_LOOKBACK_DAYS = 30
 DEFAULT_BACKFILL_DAYS = 365
 MAX_IN_FLIGHT = 4
 GROUP_SIZE = rules.MAX_REPORT_ACCOUNTS
+# The lease that keeps imports one at a time (`store.leases`), renewed while one runs.
+IMPORT_LEASE = "metrics-import"
+IMPORT_LEASE_LENGTH = dt.timedelta(minutes=2)
 # The time zone with the latest "today" on Earth (UTC+14): checking --since against it before any call can only be
 # stricter than each account's own check.
 _LATEST_ZONE = dt.timezone(dt.timedelta(hours=14))
@@ -404,13 +407,38 @@ def run_import(
     fails: its group is split and submitted again until that account is alone, so the rest still loads; the run's
     status is then "failed". Anything else (a crash, Ctrl-C) marks the run "interrupted" and propagates; the next
     run with the same ranges resumes from the saved report ids.
+
+    One import runs at a time on a database, whichever process, command or schedule starts it (the lease
+    `IMPORT_LEASE`): another one meanwhile raises `LeaseHeld` before any call.
     """
     options = options or ImportOptions()
     now = now or dt.datetime.now(dt.UTC)
     check_options(options, now)
-    progress = progress or _Silent()
-    started = time.perf_counter()
     migrate(engine)
+    with leases.kept(engine, IMPORT_LEASE, length=IMPORT_LEASE_LENGTH, busy=_import_running):
+        return _import(client, engine, options, now, sleep, progress or _Silent(), sinks)
+
+
+def _import_running(lease: leases.Lease) -> leases.LeaseHeld:
+    since = lease.taken_at.isoformat(sep=" ", timespec="seconds")
+    return leases.LeaseHeld(
+        f"a metrics import is running already (since {since} UTC)",
+        lease,
+        hint="Wait for it to finish (`bingbridge metrics runs` lists it); one whose process died frees the "
+        f"database within {IMPORT_LEASE_LENGTH.seconds // 60} minutes.",
+    )
+
+
+def _import(
+    client: BingAdsClient,
+    engine: Engine,
+    options: ImportOptions,
+    now: dt.datetime,
+    sleep: Callable[[float], None],
+    progress: ImportProgress,
+    sinks: Iterable[Sink],
+) -> ImportResult:
+    started = time.perf_counter()
     accounts = find_accounts(client, options)
     ids = [a.id for a in accounts if a.id is not None]
     table = db.report_table(report_type(options.report), options.aggregation)

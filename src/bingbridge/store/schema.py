@@ -290,7 +290,15 @@ destination_states = Table(
     Column("credentials_error", String(200)),  # e.g. invalid_grant, code 105; None when the credentials work
     Column("waiting_since", DateTime),  # the first failed call of the current outage
     Column("failures", Integer, nullable=False, default=0),  # failed calls in a row
-    Column("refresh_by", String(100)),
-    Column("refresh_until", DateTime),
     Column("updated_at", DateTime, nullable=False),
+)
+
+# Named leases (bingbridge.store.leases): who does a piece of work that only one process may do at a time.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(100), primary_key=True),  # e.g. metrics-import, token-refresh:<destination id>
+    Column("holder", String(64), nullable=False),
+    Column("taken_at", DateTime, nullable=False),
+    Column("until", DateTime, nullable=False),
 )

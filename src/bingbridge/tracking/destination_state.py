@@ -8,9 +8,9 @@ Conversions API) does not hold back the other (offline conversions):
   as Down until a call gets through or the credentials change;
 - an outage: since when calls keep failing (`waiting_since`) and how many failed in a row (`failures`, the
   exponent of the backoff); the first answered call ends it;
-- the lease on refreshing the destination's OAuth token (`refresh_lease`, on the offline channel's row: the UET
-  Conversions API token does not rotate), so one refresh at a time rotates the refresh token, whichever worker or
-  process needs it.
+- and, in `store.leases` rather than here, the lease on refreshing the destination's OAuth token
+  (`refresh_lease`: the UET Conversions API token does not rotate), so one refresh at a time rotates the refresh
+  token, whichever worker or process needs it.
 
 A destination without a row has none of these.
 """
@@ -18,9 +18,8 @@ A destination without a row has none of these.
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,11 +29,11 @@ from sqlalchemy import Connection, Engine, or_, select, update
 from bingbridge.conversions.channels import OFFLINE
 from bingbridge.errors import ConfigurationError
 from bingbridge.store.engine import utcnow
+from bingbridge.store.leases import waited_for
 from bingbridge.store.schema import destination_states
 
 # A token refresh is one HTTP call with the client's timeout (60 s by default); a holder that died frees it after.
 REFRESH_LEASE = timedelta(seconds=90)
-_REFRESH_POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -163,7 +162,6 @@ def credentials_changed(conn: Connection, destination_id: int, *, now: datetime)
     )
 
 
-@contextmanager
 def refresh_lease(
     engine: Engine,
     destination_id: int,
@@ -171,39 +169,7 @@ def refresh_lease(
     lease: timedelta = REFRESH_LEASE,
     clock: Callable[[], datetime] = utcnow,
     sleep: Callable[[float], None] = time.sleep,
-) -> Iterator[None]:
-    """Hold the destination's token-refresh lease for the block: one holder at a time across every process.
-
-    Taking it is one conditional UPDATE (free, or its holder's lease ran out), retried every 50 ms; it is held in
-    the row, not in an open transaction, so the holder may write the rotated tokens meanwhile (a row lock would
-    block that write) and SQLite's single writer is not held across the token call.
-    """
-    holder = uuid.uuid4().hex
-    while True:
-        now = clock()
-        with engine.begin() as conn:
-            conn.execute(
-                _insert_ignoring(conn).values(
-                    destination_id=destination_id, channel=OFFLINE, failures=0, updated_at=now
-                )
-            )
-            taken = conn.execute(
-                update(destination_states)
-                .where(
-                    _row(destination_id, OFFLINE),
-                    or_(_c.refresh_until.is_(None), _c.refresh_until <= now),
-                )
-                .values(refresh_by=holder, refresh_until=now + lease)
-            ).rowcount
-        if taken:
-            break
-        sleep(_REFRESH_POLL_SECONDS)
-    try:
-        yield
-    finally:
-        with engine.begin() as conn:
-            conn.execute(
-                update(destination_states)
-                .where(_row(destination_id, OFFLINE), _c.refresh_by == holder)
-                .values(refresh_by=None, refresh_until=None)
-            )
+) -> AbstractContextManager[None]:
+    """Hold the destination's token-refresh lease for the block: one holder at a time across every process
+    (`store.leases`, waited for), so the holder may write the rotated tokens before anyone else redeems them."""
+    return waited_for(engine, f"token-refresh:{destination_id}", length=lease, clock=clock, sleep=sleep)

@@ -13,8 +13,10 @@ from sqlalchemy import Engine
 
 from bingbridge.api.client import BingAdsClient
 from bingbridge.errors import BingBridgeError
-from bingbridge.metrics.importer import ImportOptions, run_import
+from bingbridge.metrics.importer import IMPORT_LEASE, ImportOptions, run_import
 from bingbridge.settings import Settings
+from bingbridge.store import leases
+from bingbridge.store.engine import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +35,9 @@ class ImportState:
 
 
 class ImportRunner:
-    """Runs `run_import` for the configured connection in a daemon thread, one import at a time (a blocking
-    import must not hold a request, and two at once would only compete for Microsoft's report slots)."""
+    """Runs `run_import` for the configured connection in a daemon thread (a blocking import must not hold a
+    request). Imports are one at a time on the database (`run_import`'s lease), so an import another process,
+    command or the schedule runs shows here as running too, and blocks a new one."""
 
     def __init__(
         self, settings: Settings, engine: Engine, http: httpx.Client, clock: Callable[[], dt.datetime]
@@ -50,12 +53,16 @@ class ImportRunner:
     @property
     def state(self) -> ImportState:
         with self._lock:
-            return self._state
+            mine = self._state
+        if mine.state == "running":
+            return mine
+        elsewhere = leases.current(self.engine, IMPORT_LEASE, now=utcnow())
+        return ImportState("running", started_at=elsewhere.taken_at) if elsewhere else mine
 
     def start(self, options: ImportOptions) -> bool:
-        """Start an import; False when one is running already."""
+        """Start an import; False when one is running already (here or anywhere else on the database)."""
         with self._lock:
-            if self._state.state == "running":
+            if self._state.state == "running" or leases.current(self.engine, IMPORT_LEASE, now=utcnow()):
                 return False
             self._state = ImportState("running", started_at=self.clock())
             self._thread = threading.Thread(target=self._run, args=(options,), name="bingbridge-dashboard-import")
