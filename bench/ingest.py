@@ -5,7 +5,9 @@ access log off) and loaded by the same generator: a fixed number of requests fro
 this process, so the run stops by itself. The bare endpoint reads the body and answers 202, nothing more: the gap
 is what validation, hashing, the key lookup and a durable commit cost. bingbridge commits every request before
 answering (SQLite WAL with synchronous=FULL, or PostgreSQL with `--database-url`). Each event carries an MSCLKID
-and a plain e-mail (hashed on arrival).
+and a plain e-mail (hashed on arrival). "cpu ms/req" is the server's CPU time (its processes, user + system) per
+request: on a shared machine it varies less than the rates. On a machine with few cores the bare endpoint's rate
+is the load generator's (one Python process), not the endpoint's.
 Run: .venv/bin/python bench/ingest.py [--singles 2000] [--batches 200] [--threads 8] [--workers 1]
      [--database-url URL]
 """
@@ -46,14 +48,16 @@ class Figures:
     seconds: float
     latencies: list[float]
     statuses: dict[int, int]
+    server_cpu: float  # seconds
 
     def row(self, name: str) -> str:
         ordered = sorted(self.latencies)
         p50 = statistics.median(ordered) * 1000
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+        cpu = self.server_cpu / self.requests * 1000
         return (
             f"{name:<28} {self.requests:>8} {self.events:>8} {self.seconds:>8.2f} {self.events / self.seconds:>9.0f}"
-            f" {self.requests / self.seconds:>8.0f} {p50:>7.2f} {p99:>7.2f}  {self.statuses}"
+            f" {self.requests / self.seconds:>8.0f} {p50:>7.2f} {p99:>7.2f} {cpu:>11.2f}  {self.statuses}"
         )
 
 
@@ -71,8 +75,26 @@ def event(run: str, i: int) -> dict[str, Any]:
     }
 
 
-def load(url: str, bodies: list[bytes], per_request: int, key: str, threads: int) -> Figures:
-    """Send every body once, from `threads` clients taking the next body in turn; time each request."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its live descendants (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+        pending.extend(int(child) for child in children)
+    return total
+
+
+def load(url: str, bodies: list[bytes], per_request: int, key: str, threads: int, server: int) -> Figures:
+    """Send every body once, from `threads` clients taking the next body in turn; time each request and count the
+    CPU the `server` process (and its workers) spent meanwhile."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     lock = threading.Lock()
@@ -97,12 +119,16 @@ def load(url: str, bodies: list[bytes], per_request: int, key: str, threads: int
                     statuses[status] = statuses.get(status, 0) + 1
 
     workers = [threading.Thread(target=client) for _ in range(threads)]
+    cpu_before = cpu_seconds(server)
     started = time.perf_counter()
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
-    return Figures(len(bodies), len(bodies) * per_request, time.perf_counter() - started, latencies, statuses)
+    elapsed = time.perf_counter() - started
+    return Figures(
+        len(bodies), len(bodies) * per_request, elapsed, latencies, statuses, cpu_seconds(server) - cpu_before
+    )
 
 
 def serve(mode: str, workers: int, database_url: str, secret_key: str) -> tuple[subprocess.Popen[bytes], str]:
@@ -162,9 +188,10 @@ def main() -> None:
             process, base = serve(mode, args.workers, url, secret)
             try:
                 target = f"{base}/v1/events"
-                load(target, singles[:50], 1, key, args.threads)  # warm-up (its events are duplicates later)
-                results.append((f"{mode} single events", load(target, singles, 1, key, args.threads)))
-                results.append((f"{mode} batches of 100", load(target, batches, 100, key, args.threads)))
+                pid = process.pid
+                load(target, singles[:50], 1, key, args.threads, pid)  # warm-up (its events are duplicates later)
+                results.append((f"{mode} single events", load(target, singles, 1, key, args.threads, pid)))
+                results.append((f"{mode} batches of 100", load(target, batches, 100, key, args.threads, pid)))
             finally:
                 process.terminate()
                 process.wait(10)
@@ -180,6 +207,7 @@ def main() -> None:
     processes = "one process" if args.workers == 1 else f"{args.workers} worker processes"
     print(f"database: {backend}; {args.threads} client threads; loopback; uvicorn, {processes} per server")
     heads = ("requests", 8), ("events", 8), ("seconds", 8), ("events/s", 9), ("req/s", 8), ("p50 ms", 7), ("p99 ms", 7)
+    heads += (("cpu ms/req", 11),)
     print(" " * 28 + "".join(f" {name:>{width}}" for name, width in heads))
     order = [0, 2, 1, 3]  # bingbridge and bare side by side per load
     for index in order:
