@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Column, DateTime, Engine, Index, Integer, MetaData, String, Table, insert, select, text
 from sqlalchemy.types import JSON
 
-from bingbridge.store import create_engine_for
 from bingbridge.store.bulk import CHUNKS, BulkInsert
-from tests.databases import postgres_engine
+from tests.databases import any_database, postgres_engine
 
-__all__ = ["postgres_engine"]
+__all__ = ["any_database", "postgres_engine"]
 
 metadata = MetaData()
 things = Table(
@@ -31,15 +29,11 @@ COLUMNS = ("name", "at", "data")
 WHEN = datetime(2026, 12, 1, 13, 50, 0, 123456)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = create_engine_for(f"sqlite:///{tmp_path / 'bulk.db'}")
-    else:
-        engine = request.getfixturevalue("postgres_engine")
-    metadata.create_all(engine)
-    yield engine
-    metadata.drop_all(engine)
+@pytest.fixture
+def db(any_database: Engine) -> Iterator[Engine]:
+    metadata.create_all(any_database)
+    yield any_database
+    metadata.drop_all(any_database)
 
 
 def stored(engine: Engine, raw: bool = False) -> list[tuple[Any, ...]]:

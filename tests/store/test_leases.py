@@ -3,31 +3,24 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
-from bingbridge.store import create_engine_for, migrate, utcnow
+from bingbridge.store import migrate, utcnow
 from bingbridge.store.leases import Lease, LeaseHeld, current, kept, release, renew, take, waited_for
-from tests.databases import postgres_engine
+from tests.databases import any_database, postgres_engine
 
-__all__ = ["postgres_engine"]
+__all__ = ["any_database", "postgres_engine"]
 
 MINUTE = timedelta(minutes=1)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = create_engine_for(f"sqlite:///{tmp_path / 'leases.db'}")
-    else:
-        engine = request.getfixturevalue("postgres_engine")
-    migrate(engine)
-    yield engine
-    engine.dispose()
+@pytest.fixture
+def db(any_database: Engine) -> Engine:
+    migrate(any_database)
+    return any_database
 
 
 def test_one_holder_at_a_time_until_it_releases_or_runs_out(db: Engine) -> None:
