@@ -159,3 +159,29 @@ def test_a_replay_during_the_backoff_is_sent_at_once(world: TrackingWorld, clock
         worker.run_once()  # the same instant: the replay ended the backoff pause
     assert world.statuses() == Counter({"sent": 300})
     assert len(world.received(destination.account_id)) == 300
+
+
+def test_dead_letters_of_an_outage_go_out_when_it_ends_even_with_no_new_events(
+    world: TrackingWorld, clock: FakeClock
+) -> None:
+    destination = world.add_destination(world.accounts()[0])
+    network = Outage()
+    http = httpx.Client(transport=network, timeout=30)
+    window = RetryWindow(window=timedelta(minutes=2))
+    worker = Worker(world.engine, world.box, world.settings, clock=clock, http=http, retry_window=window)
+    with worker, http:
+        store_events(world, conversions(1500))
+        network.down = True
+        outage_started = clock.now
+        while clock.now < outage_started + timedelta(minutes=30):
+            one_pass(worker, world, destination_id=destination.id, clock=clock)
+        assert world.statuses() == Counter({"dead_lettered": 1500})
+        calls_in_outage = network.refused
+        network.down = False  # nothing new is sold, nobody replays: the lane's backoff probes with dead letters
+        recovered = clock.now
+        while world.statuses()["sent"] < 1500 and clock.now < recovered + timedelta(minutes=30):
+            one_pass(worker, world, destination_id=destination.id, clock=clock)
+    assert clock.now - recovered <= timedelta(minutes=5)  # the backoff cap, not the dead-letter interval
+    assert world.statuses() == Counter({"sent": 1500})
+    assert len(world.received(destination.account_id)) == 1500
+    assert calls_in_outage <= 20  # probing keeps to the backoff: a few calls in half an hour

@@ -58,11 +58,12 @@ class Claimed(Columns):
 _EVENT_COLUMNS = [events.c[f.name] for f in fields(Columns)]
 
 
-def _due_sources(destination_id: int, channel: str, now: datetime) -> list[tuple[Any, Any]]:
+def _due_sources(destination_id: int, channel: str, now: datetime, *, probe: bool) -> list[tuple[Any, Any]]:
     """The WHERE clauses of due rows, each with the order an index serves, most urgent source first.
 
     Due: `pending` whose `next_attempt_at` has come (ingestion writes `now`; NULL, which none of our code writes,
-    counts as due), or `dead_lettered` whose DLQ retry has come; and unclaimed or with an expired lease. Each
+    counts as due), or `dead_lettered` whose DLQ retry has come, and with `probe` any `dead_lettered` row (last);
+    and unclaimed or with an expired lease. Each
     source is a range of `ix_dispatches_queue (destination_id, channel, status, next_attempt_at)` read in index
     order, so a claim reads about `limit` rows however long the queue is. (One OR across statuses would make both
     databases read and sort every due row of the destination at every claim.)
@@ -70,11 +71,14 @@ def _due_sources(destination_id: int, channel: str, now: datetime) -> list[tuple
     d = dispatches.c
     mine = and_(d.destination_id == destination_id, d.channel == channel)
     free = or_(d.claim_expires_at.is_(None), d.claim_expires_at <= now)
-    return [
+    sources = [
         (and_(mine, d.status == PENDING, d.next_attempt_at.is_(None), free), d.id),
         (and_(mine, d.status == PENDING, d.next_attempt_at <= now, free), d.next_attempt_at),
         (and_(mine, d.status == DEAD_LETTERED, d.next_attempt_at <= now, free), d.next_attempt_at),
     ]
+    if probe:
+        sources.append((and_(mine, d.status == DEAD_LETTERED, free), d.next_attempt_at))
+    return sources
 
 
 def claim(
@@ -86,8 +90,11 @@ def claim(
     now: datetime,
     lease_seconds: float,
     limit: int,
+    probe_dead_letters: bool = False,
 ) -> list[Claimed]:
     """Take up to `limit` due rows of a destination's channel for `worker_id` until now + lease; earliest first.
+    With `probe_dead_letters` (the lane is in an outage) dead letters fill what due rows leave of the batch, whenever
+    their DLQ retry is: the lane's backoff paces them, and the call that gets through ends the outage for all.
 
     One code path for both databases, a statement per source of due rows (`_due_sources`):
     `WITH picked AS (SELECT id … LIMIT n FOR UPDATE SKIP LOCKED) UPDATE dispatches … FROM picked`.
@@ -104,7 +111,7 @@ def claim(
     lease_until = now + timedelta(seconds=lease_seconds)
     ids: list[int] = []
     with engine.begin() as conn:
-        for condition, order in _due_sources(destination_id, channel, now):
+        for condition, order in _due_sources(destination_id, channel, now, probe=probe_dead_letters):
             wanted = limit - len(ids)
             if wanted <= 0:
                 break

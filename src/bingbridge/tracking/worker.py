@@ -283,6 +283,7 @@ class Worker:
             now=now,
             lease_seconds=self.lease_seconds,
             limit=size,
+            probe_dead_letters=state.waiting_since is not None,  # so an outage's end is seen without new events
         )
         if not rows:
             return 0, False
