@@ -16,7 +16,9 @@ Choices:
   resumes within minutes of Microsoft's return, by itself. A row is dead-lettered only when its retry window is
   over (`retry_window.RetryWindow`: 72 hours, and never past the channel's age limit); dead letters are retried
   automatically at growing intervals (`dlq_retry_seconds` at least, up to a day), and all due at once when the
-  outage that put them there ends (the lane's first answered call, e.g. for an event that arrived meanwhile).
+  outage that put them there ends (the lane's first answered call). While the outage lasts they fill what due
+  rows leave of each batch (`claim(probe_dead_letters=True)`), so that call comes at the backoff's pace even when
+  no new event arrives.
 - Pauses, outages and refused credentials live in the database (`destination_state`), shared by every worker and
   process: the dashboard and `dispatch-log` show "waiting for Microsoft since …", and saving new credentials ends
   a pause at once.
