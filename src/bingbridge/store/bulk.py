@@ -4,6 +4,12 @@ SQLAlchemy's executemany spends about 25 µs of Python per row (building and pro
 more than the database spends storing it. Here SQLAlchemy compiles each statement once per dialect and shape, the
 values go through the column types' own bind processors (so a value is stored exactly as SQLAlchemy would store
 it), and the driver receives plain sequences. Rows are tuples in the order of `columns`, which is the table's.
+
+- SQLite: multi-row `VALUES` statements of a few fixed sizes (`CHUNKS`) when rows come back, else one executemany.
+- PostgreSQL: psycopg's executemany of the one-row statement, with `returning=True` when rows come back (one round
+  trip in pipeline mode). psycopg caches and prepares a short statement; a multi-row `VALUES` of hundreds of
+  parameters it would parse again at every call (it caches statements of up to 50), which cost more than the
+  insert, and an `unnest` of arrays spends as much quoting each array element.
 """
 
 from __future__ import annotations
@@ -16,16 +22,15 @@ from sqlalchemy.engine import Row
 
 from bingbridge.errors import ConfigurationError
 
-# Rows per multi-row statement: a few shapes to compile and cache, within every driver's parameter limit.
+# Rows per multi-row SQLite statement: a few shapes to compile and cache, within SQLite's parameter limit.
 CHUNKS = (256, 64, 16, 4, 1)
 
 Processor = Callable[[Any], Any]
 
 
 class BulkInsert:
-    """`INSERT INTO table (columns)` for many rows; with `returning`, one multi-row statement per chunk whose
-    RETURNING rows come back, else one executemany. `skip_conflicts_on` names a unique key: rows that collide
-    with it are not inserted (and return nothing)."""
+    """`INSERT INTO table (columns)` for many rows, whose RETURNING rows (`returning`) come back. `skip_conflicts_on`
+    names a unique key: rows that collide with it are not inserted (and return nothing)."""
 
     def __init__(
         self,
@@ -42,33 +47,53 @@ class BulkInsert:
         self.columns = tuple(columns)
         self.skip_conflicts_on = tuple(skip_conflicts_on)
         self.returning = tuple(returning)
-        self._compiled: dict[tuple[str, int], tuple[str, list[str] | None]] = {}
+        self._compiled: dict[tuple[str, int], str] = {}
         self._processors: dict[str, list[tuple[int, Processor]]] = {}
 
-    def run(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> list[Row[Any]]:
-        """Insert `rows` in `conn`'s transaction; the RETURNING rows (none without `returning`)."""
+    def run(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> list[Any]:
+        """Insert `rows` in `conn`'s transaction; the RETURNING rows, their columns as attributes (none without
+        `returning`)."""
         if not rows:
             return []
         dialect = conn.dialect
         rows = self._processed(dialect, rows)
+        if dialect.name == "postgresql":
+            return self._executemany(conn, rows)
+        if dialect.name != "sqlite":
+            raise ConfigurationError(f"bulk inserts support SQLite and PostgreSQL, not {dialect.name}")
         if not self.returning:
-            sql, names = self._statement(dialect, 1)
-            conn.exec_driver_sql(sql, [self._parameters(names, row) for row in rows])
+            conn.exec_driver_sql(self._statement(dialect, 1), [tuple(row) for row in rows])
             return []
         found: list[Row[Any]] = []
         start = 0
         while start < len(rows):
             size = next(c for c in CHUNKS if c <= len(rows) - start)
-            sql, names = self._statement(dialect, size)
-            flat = [value for row in rows[start : start + size] for value in row]
-            found.extend(conn.exec_driver_sql(sql, self._parameters(names, flat)).all())
+            flat = tuple(value for row in rows[start : start + size] for value in row)
+            found.extend(conn.exec_driver_sql(self._statement(dialect, size), flat).all())
             start += size
         return found
 
-    @staticmethod
-    def _parameters(names: list[str] | None, values: Sequence[Any]) -> Any:
-        """The driver's parameters for one statement: positional (qmark), or named (pyformat) when `names`."""
-        return tuple(values) if names is None else dict(zip(names, values, strict=True))
+    def _executemany(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> list[Any]:
+        """PostgreSQL: the one-row statement for every row, through psycopg's cursor of `conn`'s transaction."""
+        from psycopg.rows import namedtuple_row
+
+        names = [f"r0_{j}" for j in range(len(self.columns))]
+        cursor = conn.connection.driver_connection.cursor(row_factory=namedtuple_row)  # type: ignore[union-attr]
+        try:
+            cursor.executemany(
+                self._statement(conn.dialect, 1),
+                [dict(zip(names, row, strict=True)) for row in rows],
+                returning=bool(self.returning),
+            )
+            if not self.returning:
+                return []
+            found = []
+            while True:
+                found.extend(cursor.fetchall())
+                if not cursor.nextset():
+                    return found
+        finally:
+            cursor.close()
 
     def _processed(self, dialect: Dialect, rows: Sequence[Sequence[Any]]) -> Sequence[Sequence[Any]]:
         processors = self._processors.get(dialect.name)
@@ -92,21 +117,21 @@ class BulkInsert:
                 values[index] = done
         return converted
 
-    def _statement(self, dialect: Dialect, size: int) -> tuple[str, list[str] | None]:
-        """The SQL of a `size`-row statement, and its parameter names in row order if the driver takes names."""
+    def _statement(self, dialect: Dialect, size: int) -> str:
+        """The SQL of a `size`-row statement, compiled once."""
         key = (dialect.name, size)
         compiled = self._compiled.get(key)
         if compiled is None:
             compiled = self._compiled.setdefault(key, self._compile(dialect, size))
         return compiled
 
-    def _compile(self, dialect: Dialect, size: int) -> tuple[str, list[str] | None]:
+    def _compile(self, dialect: Dialect, size: int) -> str:
+        statement: Any = _dialect_insert(dialect, self.table)
         names = [f"r{i}_{j}" for i in range(size) for j in range(len(self.columns))]
         values: list[dict[str, Any]] = [
             {c: bindparam(names[i * len(self.columns) + j]) for j, c in enumerate(self.columns)} for i in range(size)
         ]
-        statement: Any = _dialect_insert(dialect, self.table)
-        statement = statement.values(values if self.returning else values[0])
+        statement = statement.values(values if size > 1 else values[0])
         if self.skip_conflicts_on:
             statement = statement.on_conflict_do_nothing(index_elements=list(self.skip_conflicts_on))
         if self.returning:
@@ -114,11 +139,9 @@ class BulkInsert:
         else:
             statement = statement.inline()  # no implicit RETURNING of the primary key
         compiled = statement.compile(dialect=dialect)
-        if not compiled.positional:
-            return compiled.string, names
-        if list(compiled.positiontup or ()) != names:  # table order, row after row: what `run` flattens
-            raise AssertionError(f"unexpected parameter order in {compiled.string}")
-        return compiled.string, None
+        if dialect.name == "sqlite" and list(compiled.positiontup or ()) != names:
+            raise AssertionError(f"unexpected parameter order in {compiled.string}")  # `run` flattens row by row
+        return str(compiled.string)
 
 
 def _dialect_insert(dialect: Dialect, table: Table) -> Any:
