@@ -60,7 +60,7 @@ def ensure_table(conn: Connection, table: Table) -> None:
 # Rows per INSERT on SQLite: many rows per statement cut the per-row cost of the virtual machine (SQLite takes up
 # to 32,766 parameters; 40 rows of the widest report table use about 1,000).
 SQLITE_ROWS_PER_STATEMENT = 40
-SQLITE_CACHE_KIB = 128 * 1024
+SQLITE_CACHE_KIB = 32 * 1024
 
 
 def _upsert_sql(table: Table, source: str) -> str:
