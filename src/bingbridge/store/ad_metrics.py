@@ -120,7 +120,7 @@ def upsert_columns(conn: Connection, table: Table, columns: Mapping[str, Sequenc
     full, rest = divmod(count, per)
     # Statements of `per` rows each, cut from one flat pass over the values (zip of one iterator, in C).
     step = per * len(table.columns)
-    statements = list(zip(*[islice(values, full * step)] * step, strict=True))
+    statements = zip(*[islice(values, full * step)] * step, strict=True)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     # A bigger page cache than SQLite's default 2 MB (taken only as pages are used) keeps the indexes' pages at
     # hand: about a tenth less CPU time for a million-row load (bench/report_reader.py).
