@@ -32,6 +32,10 @@ def normalize_url(url: str) -> str:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # 16 KiB pages (SQLite's default is 4 KiB) take report rows of a few hundred bytes with less B-tree work: about
+    # 15% less CPU time in SQLite for a million-row load (bench/report_reader.py). Only a new database takes it
+    # (before its first table and WAL); an existing one keeps its page size.
+    cursor.execute("PRAGMA page_size=16384")
     # WAL lets readers (exports, `metrics runs`) work while an import writes; NORMAL is safe with WAL.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
