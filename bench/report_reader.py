@@ -145,18 +145,14 @@ OURS_LOAD = (
     + _ENGINE
     + """
 import datetime as dt
-from bingbridge.metrics.loading import chunks, table_columns
+from bingbridge.metrics.loading import load_report
 from bingbridge.metrics.report_file import ReportFile
 from bingbridge.metrics.report_types import AD
-from bingbridge.store.ad_metrics import JobRequest, totals, upsert_ad_metrics_columns, utcnow
+from bingbridge.store.ad_metrics import JobRequest, totals, utcnow
 request = JobRequest("ad", "Daily", AD.columns, (1,), dt.date(2023, 1, 1), dt.date(2026, 3, 10))
 started = start()
-rows = 0
-stamp = utcnow()
 with ReportFile(sys.argv[1]) as report, engine.begin() as conn:
-    batches = (table_columns(AD, "Daily", batch, request, 1, stamp) for batch in report.batches())
-    for records in chunks(batches):
-        rows += upsert_ad_metrics_columns(conn, records)
+    rows = load_report(conn, report, AD, "Daily", request, 1, utcnow())
 stored = totals(engine)
 done(rows, started, {"stored_rows": stored["rows"], "spend": round(float(stored["spend"]), 2)})
 """

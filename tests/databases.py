@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
@@ -35,14 +34,3 @@ def postgres_engine() -> Iterator[Engine]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An empty database: SQLite in a temporary folder and, where the variable is set, PostgreSQL (own schema)."""
-    if request.param == "postgresql":
-        yield request.getfixturevalue("postgres_engine")
-        return
-    engine = create_engine_for(f"sqlite:///{tmp_path / 'test.db'}")
-    yield engine
-    engine.dispose()

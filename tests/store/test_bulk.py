@@ -11,9 +11,6 @@ from sqlalchemy import Column, DateTime, Engine, Index, Integer, MetaData, Strin
 from sqlalchemy.types import JSON
 
 from bingbridge.store.bulk import CHUNKS, BulkInsert
-from tests.databases import any_database, postgres_engine
-
-__all__ = ["any_database", "postgres_engine"]
 
 metadata = MetaData()
 things = Table(
@@ -30,10 +27,10 @@ WHEN = datetime(2026, 12, 1, 13, 50, 0, 123456)
 
 
 @pytest.fixture
-def db(any_database: Engine) -> Iterator[Engine]:
-    metadata.create_all(any_database)
-    yield any_database
-    metadata.drop_all(any_database)
+def db(engine: Engine) -> Iterator[Engine]:
+    metadata.create_all(engine)
+    yield engine
+    metadata.drop_all(engine)
 
 
 def stored(engine: Engine, raw: bool = False) -> list[tuple[Any, ...]]:

@@ -10,17 +10,14 @@ from sqlalchemy import Engine
 
 from bingbridge.store import migrate, utcnow
 from bingbridge.store.leases import Lease, LeaseHeld, current, kept, release, renew, take, waited_for
-from tests.databases import any_database, postgres_engine
-
-__all__ = ["any_database", "postgres_engine"]
 
 MINUTE = timedelta(minutes=1)
 
 
 @pytest.fixture
-def db(any_database: Engine) -> Engine:
-    migrate(any_database)
-    return any_database
+def db(engine: Engine) -> Engine:
+    migrate(engine)
+    return engine
 
 
 def test_one_holder_at_a_time_until_it_releases_or_runs_out(db: Engine) -> None:

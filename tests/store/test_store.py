@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy import Connection, Engine, func, inspect, select
 
 from bingbridge.errors import ConfigurationError
 from bingbridge.store import ad_metrics as db
@@ -128,3 +128,25 @@ def test_migration_0006_keeps_the_metrics_and_jobs_of_a_0002_database(engine: En
         assert conn.execute(select(func.count()).select_from(ad_metrics_daily)).scalar() == 1
         job = conn.execute(text("SELECT report_type, aggregation, account_ids FROM report_jobs")).one()
     assert (job.report_type, job.aggregation, job.account_ids) == ("ad", "Daily", None)
+
+
+def _indexes(conn: Connection) -> set[str]:
+    return {i["name"] for i in inspect(conn).get_indexes("ad_metrics_daily") if i["name"]}
+
+
+def test_a_load_as_big_as_the_table_builds_its_indexes_after_it(sqlite_engine: Engine) -> None:
+    migrate(sqlite_engine)
+    with sqlite_engine.begin() as conn:
+        with db.indexes_built_after(conn, ad_metrics_daily, 3):
+            assert _indexes(conn) == set()  # dropped for the load (inside its transaction only)
+            db.upsert_ad_metrics(conn, [_row(1), _row(2), _row(3)])
+        assert _indexes(conn) == {"ix_ad_metrics_daily_date"}
+    # A small load into a bigger table keeps them.
+    with sqlite_engine.begin() as conn, db.indexes_built_after(conn, ad_metrics_daily, 1):
+        assert _indexes(conn) == {"ix_ad_metrics_daily_date"}
+        db.upsert_ad_metrics(conn, [_row(4)])
+    with pytest.raises(RuntimeError), sqlite_engine.begin() as conn, db.indexes_built_after(conn, ad_metrics_daily, 99):
+        raise RuntimeError("the download broke")
+    with sqlite_engine.connect() as conn:  # rolled back with the load
+        assert _indexes(conn) == {"ix_ad_metrics_daily_date"}
+        assert conn.execute(select(func.count()).select_from(ad_metrics_daily)).scalar() == 4

@@ -358,24 +358,20 @@ class _Run:
             return
         self.tell(group, "downloading")
         spec, aggregation = self.spec, self.options.aggregation
-        table = db.report_table(spec, aggregation)
         rows: Counter[int] = Counter()
         with tempfile.TemporaryFile() as spool:
             reports.download(self.client, job, spool, self.sleep)
             spool.seek(0)
             imported_at = utcnow()
+
+            def stored(records: dict[str, list[Any]]) -> None:
+                self._tally(records)
+                rows.update(records["account_id"])
+                for sink in self.sinks:
+                    sink.write(loading.export_records(spec, aggregation, records))
+
             with ReportFile(spool) as report, self.engine.begin() as conn:
-                db.ensure_table(conn, table)
-                batches = (
-                    loading.table_columns(spec, aggregation, batch, group.request, self.run_id, imported_at)
-                    for batch in report.batches()
-                )
-                for records in loading.chunks(batches):
-                    db.upsert_columns(conn, table, records)
-                    self._tally(records)
-                    rows.update(records["account_id"])
-                    for sink in self.sinks:
-                        sink.write(loading.export_records(spec, aggregation, records))
+                loading.load_report(conn, report, spec, aggregation, group.request, self.run_id, imported_at, stored)
                 db.mark_job(conn, job_row, "loaded", sum(rows.values()))
         for outcome in group.outcomes:
             outcome.rows = rows.get(outcome.plan.account_id, 0)

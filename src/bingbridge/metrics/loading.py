@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+from sqlalchemy import Connection
+
 from bingbridge.metrics.records import export_fields, export_record
-from bingbridge.metrics.report_file import ColumnBatch
+from bingbridge.metrics.report_file import ColumnBatch, ReportFile
 from bingbridge.metrics.report_types import STORED_AS, ReportType
 from bingbridge.metrics.utm import PLACEHOLDERS, Utm, utm_for
+from bingbridge.store import ad_metrics as db
 from bingbridge.store.ad_metrics import JobRequest
 
 # The row fields placeholders are filled from, in the order `_utm` takes them.
@@ -84,6 +87,30 @@ def chunks(batches: Iterable[dict[str, list[Any]]], rows: int = CHUNK_ROWS) -> I
             pending = None
     if pending is not None and pending["account_id"]:
         yield pending
+
+
+def load_report(
+    conn: Connection,
+    report: ReportFile,
+    spec: ReportType,
+    aggregation: str,
+    request: JobRequest,
+    run_id: int,
+    imported_at: dt.datetime,
+    stored: Callable[[dict[str, list[Any]]], None] = lambda records: None,
+) -> int:
+    """Upsert a report file's rows into its table in `conn`'s transaction, a chunk at a time, calling `stored` with
+    each chunk once it is in (for counts and sinks); the rows loaded. A load as big as the table builds the
+    table's indexes after it (`indexes_built_after`)."""
+    table = db.report_table(spec, aggregation)
+    db.ensure_table(conn, table)
+    batches = (table_columns(spec, aggregation, batch, request, run_id, imported_at) for batch in report.batches())
+    count = 0
+    with db.indexes_built_after(conn, table, report.header.rows):
+        for records in chunks(batches):
+            count += db.upsert_columns(conn, table, records)
+            stored(records)
+    return count
 
 
 def export_records(spec: ReportType, aggregation: str, columns: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
