@@ -168,7 +168,9 @@ def test_dead_letters_of_an_outage_go_out_when_it_ends_even_with_no_new_events(
     network = Outage()
     http = httpx.Client(transport=network, timeout=30)
     window = RetryWindow(window=timedelta(minutes=2))
-    worker = Worker(world.engine, world.box, world.settings, clock=clock, http=http, retry_window=window)
+    worker = Worker(
+        world.engine, world.box, world.settings, clock=clock, http=http, retry_window=window, rng=random.Random(5)
+    )
     with worker, http:
         store_events(world, conversions(1500))
         network.down = True
@@ -184,4 +186,4 @@ def test_dead_letters_of_an_outage_go_out_when_it_ends_even_with_no_new_events(
     assert clock.now - recovered <= timedelta(minutes=5)  # the backoff cap, not the dead-letter interval
     assert world.statuses() == Counter({"sent": 1500})
     assert len(world.received(destination.account_id)) == 1500
-    assert calls_in_outage <= 20  # probing keeps to the backoff: a few calls in half an hour
+    assert calls_in_outage <= 30  # probing keeps to the backoff: a few calls in half an hour, not hundreds
