@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from bingbridge.cli import cli
 from bingbridge.tracking.destination_state import read_state
+from bingbridge.tracking.destinations import Destination
 from bingbridge.tracking.health import destination_health
 from bingbridge.tracking.log_queries import query_dispatch_log
 from bingbridge.tracking.retry_window import RetryWindow
@@ -58,6 +59,18 @@ def one_pass(worker: Worker, world: TrackingWorld, *, destination_id: int, clock
     if worker.run_once() == 0:
         paused_until = read_state(world.engine, destination_id).paused_until
         clock.now = max(clock.now + timedelta(seconds=1), paused_until or clock.now)
+
+
+def short_window_worker(world: TrackingWorld, clock: FakeClock) -> tuple[Destination, Outage, httpx.Client, Worker]:
+    """A destination and a worker whose retry window is 2 minutes, reaching Microsoft through an `Outage`."""
+    destination = world.add_destination(world.accounts()[0])
+    network = Outage()
+    http = httpx.Client(transport=network, timeout=30)
+    window = RetryWindow(window=timedelta(minutes=2))
+    worker = Worker(
+        world.engine, world.box, world.settings, clock=clock, http=http, retry_window=window, rng=random.Random(5)
+    )
+    return destination, network, http, worker
 
 
 def test_a_10_minute_outage_dead_letters_nothing_and_delivery_resumes_without_a_replay(
@@ -111,11 +124,7 @@ def test_a_10_minute_outage_dead_letters_nothing_and_delivery_resumes_without_a_
 def test_dead_letters_of_an_outage_longer_than_the_window_go_out_when_it_ends(
     world: TrackingWorld, clock: FakeClock
 ) -> None:
-    destination = world.add_destination(world.accounts()[0])
-    network = Outage()
-    http = httpx.Client(transport=network, timeout=30)
-    window = RetryWindow(window=timedelta(minutes=2))
-    worker = Worker(world.engine, world.box, world.settings, clock=clock, http=http, retry_window=window)
+    destination, network, http, worker = short_window_worker(world, clock)
 
     def pass_and_wait() -> None:
         one_pass(worker, world, destination_id=destination.id, clock=clock)
@@ -140,11 +149,7 @@ def test_dead_letters_of_an_outage_longer_than_the_window_go_out_when_it_ends(
 
 
 def test_a_replay_during_the_backoff_is_sent_at_once(world: TrackingWorld, clock: FakeClock) -> None:
-    destination = world.add_destination(world.accounts()[0])
-    network = Outage()
-    http = httpx.Client(transport=network, timeout=30)
-    window = RetryWindow(window=timedelta(minutes=2))
-    worker = Worker(world.engine, world.box, world.settings, clock=clock, http=http, retry_window=window)
+    destination, network, http, worker = short_window_worker(world, clock)
     with worker, http:
         store_events(world, conversions(300))
         network.down = True
@@ -164,13 +169,7 @@ def test_a_replay_during_the_backoff_is_sent_at_once(world: TrackingWorld, clock
 def test_dead_letters_of_an_outage_go_out_when_it_ends_even_with_no_new_events(
     world: TrackingWorld, clock: FakeClock
 ) -> None:
-    destination = world.add_destination(world.accounts()[0])
-    network = Outage()
-    http = httpx.Client(transport=network, timeout=30)
-    window = RetryWindow(window=timedelta(minutes=2))
-    worker = Worker(
-        world.engine, world.box, world.settings, clock=clock, http=http, retry_window=window, rng=random.Random(5)
-    )
+    destination, network, http, worker = short_window_worker(world, clock)
     with worker, http:
         store_events(world, conversions(1500))
         network.down = True
