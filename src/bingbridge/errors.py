@@ -14,7 +14,8 @@
      │         ├── ReportTimeoutError    a report job stayed Pending past our polling limit: poll again later
      │         └── DownloadExpiredError  the 5-minute report download URL expired: poll for a fresh one
      ├── ReportFileError         a downloaded report file is damaged or truncated (rows differ from its header)
-     └── ExportError             a metrics sink could not write (the file, or the HTTP batch endpoint refused)
+     ├── ExportError             a metrics sink could not write (the file, or the HTTP batch endpoint refused)
+     └── LeaseHeld               another process does this work right now (a metrics import): wait for it
 
 `str()` of an ApiError starts with the TrackingId so a support ticket can be filed from one log line.
 """
@@ -225,6 +226,14 @@ class ExportError(BingBridgeError):
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         self.status = status
+        super().__init__(message)
+
+
+class LeaseHeld(BingBridgeError):
+    """Someone else holds the lease on this work (`store.leases`): it is being done already."""
+
+    def __init__(self, message: str, *, hint: str) -> None:
+        self.hint = hint
         super().__init__(message)
 
 

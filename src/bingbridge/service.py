@@ -35,8 +35,8 @@ _SETTINGS_VARIABLE = "_BINGBRIDGE_SERVE_SETTINGS"
 
 def _import_job(settings: Settings, engine: Engine) -> None:
     from bingbridge.api.client import BingAdsClient
+    from bingbridge.errors import LeaseHeld
     from bingbridge.metrics.importer import ImportOptions, run_import
-    from bingbridge.store.leases import LeaseHeld
 
     with BingAdsClient(settings) as client:
         try:

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select
 from bingbridge.api.client import BingAdsClient
 from bingbridge.api.models.customer import AdvertiserAccount
 from bingbridge.emulator.server import RunningEmulator
-from bingbridge.errors import ValidationError
+from bingbridge.errors import LeaseHeld, ValidationError
 from bingbridge.metrics.importer import (
     IMPORT_LEASE,
     ImportOptions,
@@ -202,7 +202,7 @@ def test_a_second_import_meanwhile_is_refused_before_any_call(
     run_import(client, engine, ImportOptions(days=1))  # creates the tables, frees the lease at the end
     recorder.requests.clear()
     leases.take(engine, IMPORT_LEASE, "another process", length=dt.timedelta(minutes=2), now=utcnow())
-    with pytest.raises(leases.LeaseHeld, match="a metrics import is running already"):
+    with pytest.raises(LeaseHeld, match="a metrics import is running already"):
         run_import(client, engine, ImportOptions(days=1))
     assert recorder.api_calls() == []
     leases.release(engine, IMPORT_LEASE, "another process")

@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine
 
+from bingbridge.errors import LeaseHeld
 from bingbridge.store import migrate, utcnow
-from bingbridge.store.leases import Lease, LeaseHeld, current, kept, release, renew, take, waited_for
+from bingbridge.store.leases import Lease, current, kept, release, renew, take, waited_for
 
 MINUTE = timedelta(minutes=1)
 
@@ -39,7 +40,7 @@ def test_one_holder_at_a_time_until_it_releases_or_runs_out(db: Engine) -> None:
 
 def test_kept_refuses_while_held_and_frees_at_the_end(db: Engine) -> None:
     def busy(lease: Lease) -> LeaseHeld:
-        return LeaseHeld(f"held by {lease.holder}", lease, hint="wait")
+        return LeaseHeld(f"held by {lease.holder}", hint="wait")
 
     take(db, "import", "other-process", length=MINUTE, now=utcnow())
     with pytest.raises(LeaseHeld, match="held by other-process"), kept(db, "import", length=MINUTE, busy=busy):

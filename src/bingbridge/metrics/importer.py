@@ -34,7 +34,14 @@ from bingbridge.api.client import BingAdsClient
 from bingbridge.api.customer_management import account_predicates
 from bingbridge.api.models.customer import AdvertiserAccount
 from bingbridge.api.models.timezones import report_time_zone, today_in
-from bingbridge.errors import ApiError, BingBridgeError, FieldProblem, ThrottledError, ValidationError
+from bingbridge.errors import (
+    ApiError,
+    BingBridgeError,
+    FieldProblem,
+    LeaseHeld,
+    ThrottledError,
+    ValidationError,
+)
 from bingbridge.metrics import loading, reports
 from bingbridge.metrics.report_file import ReportFile
 from bingbridge.metrics.report_types import AGGREGATIONS, ReportType, report_type
@@ -415,11 +422,10 @@ def run_import(
         return _import(client, engine, options, now, sleep, progress or _Silent(), sinks)
 
 
-def _import_running(lease: leases.Lease) -> leases.LeaseHeld:
+def _import_running(lease: leases.Lease) -> LeaseHeld:
     since = lease.taken_at.isoformat(sep=" ", timespec="seconds")
-    return leases.LeaseHeld(
+    return LeaseHeld(
         f"a metrics import is running already (since {since} UTC)",
-        lease,
         hint="Wait for it to finish (`bingbridge metrics runs` lists it); one whose process died frees the "
         f"database within {IMPORT_LEASE_LENGTH.seconds // 60} minutes.",
     )

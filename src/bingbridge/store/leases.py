@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, or_, select, update
 
-from bingbridge.errors import BingBridgeError
+from bingbridge.errors import LeaseHeld
 from bingbridge.store.engine import utcnow
 from bingbridge.store.schema import leases
 
@@ -35,15 +35,6 @@ class Lease:
     holder: str
     taken_at: datetime
     until: datetime
-
-
-class LeaseHeld(BingBridgeError):
-    """Someone else holds the lease: the work it guards is being done already."""
-
-    def __init__(self, message: str, lease: Lease, *, hint: str) -> None:
-        self.lease = lease
-        self.hint = hint
-        super().__init__(message)
 
 
 def new_holder() -> str:
@@ -128,22 +119,38 @@ def kept(
     if not take(engine, name, holder, length=length, now=now):
         held = current(engine, name, now=now)
         raise busy(held or Lease(name, "", now, now))
+
+    def renewal() -> bool:
+        if renew(engine, name, holder, length=length, now=clock()):
+            return True
+        logger.error("lease %s ran out and was taken over", name)
+        return False
+
+    try:
+        with renewed(length.total_seconds() / RENEWALS_PER_LEASE, renewal, what=f"lease {name}"):
+            yield Lease(name, holder, now, now + length)
+    finally:
+        release(engine, name, holder)
+
+
+@contextmanager
+def renewed(seconds: float, renewal: Callable[[], bool], *, what: str) -> Iterator[None]:
+    """Call `renewal` every `seconds` in a thread for the block, until it returns False. A failure is logged and
+    tried again at the next beat: a lease only runs out when its process stops renewing it."""
     done = threading.Event()
 
     def beat() -> None:
-        while not done.wait(length.total_seconds() / RENEWALS_PER_LEASE):
+        while not done.wait(seconds):
             try:
-                if not renew(engine, name, holder, length=length, now=clock()):
-                    logger.error("lease %s ran out and was taken over", name)
+                if not renewal():
                     return
             except Exception:
-                logger.exception("renewing lease %s failed; trying again", name)
+                logger.exception("renewing %s failed; trying again", what)
 
-    thread = threading.Thread(target=beat, name=f"bingbridge-lease-{name}", daemon=True)
+    thread = threading.Thread(target=beat, name=f"bingbridge-renew-{what}", daemon=True)
     thread.start()
     try:
-        yield Lease(name, holder, now, now + length)
+        yield
     finally:
         done.set()
         thread.join()
-        release(engine, name, holder)

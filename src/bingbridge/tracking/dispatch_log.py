@@ -63,10 +63,10 @@ def _due_sources(destination_id: int, channel: str, now: datetime, *, probe: boo
 
     Due: `pending` whose `next_attempt_at` has come (ingestion writes `now`; NULL, which none of our code writes,
     counts as due), or `dead_lettered` whose DLQ retry has come, and with `probe` any `dead_lettered` row (last);
-    and unclaimed or with an expired lease. Each
-    source is a range of `ix_dispatches_queue (destination_id, channel, status, next_attempt_at)` read in index
-    order, so a claim reads about `limit` rows however long the queue is. (One OR across statuses would make both
-    databases read and sort every due row of the destination at every claim.)
+    and unclaimed or with an expired lease. Each source is a range of `ix_dispatches_queue (destination_id,
+    channel, status, next_attempt_at)` read in index order, so a claim reads about `limit` rows however long the
+    queue is. (One OR across statuses would make both databases read and sort every due row of the destination at
+    every claim.)
     """
     d = dispatches.c
     mine = and_(d.destination_id == destination_id, d.channel == channel)

@@ -108,10 +108,28 @@ def decide(event: Tracked, destination_id: int, routing: Routing, *, now: dateti
     return tuple(found)
 
 
-# A new event row (`_event_row`) and a new dispatch row (`_dispatch_row`), column by column in the tables' order.
+# A new event row (`_event_row`) and a new dispatch row (`_dispatch_row`), column by column in the tables' order
+# (BulkInsert checks the order against the table).
+_EVENT_COLUMNS = (
+    "workspace_id",
+    "event_id",
+    "event_name",
+    "occurred_at",
+    "received_at",
+    "value",
+    "currency",
+    "ad_storage",
+    "hashed_email",
+    "hashed_phone",
+    "click_ids",
+    "properties",
+    "page",
+    "anonymous_id",
+    "external_id",
+)
 _INSERT_EVENTS = BulkInsert(
     events,
-    [c.name for c in events.columns if c.name != "id"],
+    _EVENT_COLUMNS,
     skip_conflicts_on=("workspace_id", "event_id"),
     returning=("workspace_id", "event_id", "id"),
 )
@@ -219,7 +237,7 @@ def ingest_together(engine: Engine, requests: Sequence[IngestRequest]) -> list[I
 
 
 def _event_row(workspace_id: int, received_at: datetime, event: Columns) -> tuple[Any, ...]:
-    """The `events` row of a stored event (`_INSERT_EVENTS`' columns)."""
+    """The `events` row of a stored event (`_EVENT_COLUMNS`)."""
     return (
         workspace_id,
         event.event_id,
