@@ -92,8 +92,8 @@ def service(tmp_path: Path) -> Iterator[Service]:
         engine = open_database(settings.database_url)
         app = create_app(settings, engine)
         stop = threading.Event()
-        # No retry window, and no automatic DLQ retry within the test: a failing call makes a dead letter at
-        # once, and only the Replay button sends it again.
+        # No retry window and a long DLQ retry interval: a failing call makes a dead letter at once, and only the
+        # Replay button or the worker's outage probe sends it again.
         worker = Worker(engine, SecretBox.for_settings(settings), settings, poll_seconds=0.2,
                         retry_window=RetryWindow(window=timedelta(0)), dlq_retry_seconds=3600)  # fmt: skip
         worker_thread = threading.Thread(target=worker.run, args=(stop,), name="bingbridge-worker-test", daemon=True)
@@ -285,10 +285,18 @@ def test_the_whole_journey_in_a_browser(service: Service, page: Any) -> None:
     page.goto(f"{url}/")
     expect(page.locator(".badge-degraded")).to_contain_text("Degraded")
     shot(page, "08-connections-degraded")
+    # While Microsoft fails, the worker probes the dead letters at the backoff's pace, and one probe after it is back
+    # would send this one before the click: the destination is switched off for the replay, and on again after.
+    page.goto(f"{url}/destinations/1")
+    page.get_by_role("switch", name="Live").click()
+    expect(page.get_by_role("switch", name="Live")).to_have_attribute("aria-checked", "false")
     service.configure_emulator(error_rate=0.0)
     page.goto(f"{url}/dead-letters")
     page.get_by_role("button", name=re.compile(r"Replay dispatch \d+ \(purchase order-dlq\)")).click()
     expect(page.get_by_text("queued for replay")).to_be_visible()
+    page.goto(f"{url}/destinations/1")
+    page.get_by_role("switch", name="Live").click()
+    expect(page.get_by_role("switch", name="Live")).to_have_attribute("aria-checked", "true")
     page.goto(f"{url}/dispatch?event_name=purchase&status=sent")
     wait_for(page, lambda: page.get_by_text("order-dlq").count() > 0, "the replayed conversion sent")
     received = service.inspector.get("/_emulator/offline-conversions").json()
