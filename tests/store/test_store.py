@@ -6,13 +6,14 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, Engine, func, inspect, select
+from sqlalchemy import Column, Connection, Engine, MetaData, Table, func, insert, inspect, select
 
 from bingbridge.errors import ConfigurationError
 from bingbridge.store import ad_metrics as db
 from bingbridge.store import create_engine_for, migrate, schema_version
 from bingbridge.store.engine import HEAD, normalize_url
-from bingbridge.store.schema import ad_metrics_daily, import_runs
+from bingbridge.store.report_writer import indexes_built_after
+from bingbridge.store.schema import ad_metrics_daily, ad_metrics_storage, import_runs
 
 DAY = dt.date(2026, 3, 1)
 NOW = dt.datetime(2026, 3, 2, 6, 0, 0, 123456)
@@ -30,7 +31,9 @@ def test_migrate_creates_the_tables_and_records_the_version(engine: Engine) -> N
     assert migrate(engine) == HEAD
     assert schema_version(engine) == HEAD
     tables = set(inspect(engine).get_table_names())
-    assert {"ad_metrics_daily", "import_runs", "report_jobs", "alembic_version"} <= tables
+    assert {"ad_metrics_daily_facts", "ad_metrics_daily_attributes", "import_runs", "report_jobs"} <= tables
+    assert "alembic_version" in tables
+    assert inspect(engine).get_view_names() == ["ad_metrics_daily"]
 
 
 def test_migrate_twice_changes_nothing(engine: Engine) -> None:
@@ -108,17 +111,11 @@ def test_plain_postgresql_urls_use_psycopg_3() -> None:
 
 
 def test_migration_0006_keeps_the_metrics_and_jobs_of_a_0002_database(engine: Engine) -> None:
-    from alembic import command
-    from alembic.config import Config
     from sqlalchemy import text
 
-    config = Config()
-    config.set_main_option("script_location", "bingbridge.store:migrations")
+    _upgrade_to(engine, "0002")
     with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0002")
-    with engine.begin() as conn:
-        db.upsert_ad_metrics(conn, [_row(444)])
+        _insert_old_rows(conn, [_row(444)])
         conn.execute(text("INSERT INTO import_runs (started_at, status, trigger, accounts, rows) "
                           "VALUES ('2026-03-02 06:00:00', 'failed', 'cli', 1, 1)"))  # fmt: skip
         conn.execute(text("INSERT INTO report_jobs (run_id, account_id, start_date, end_date, status) "
@@ -130,23 +127,84 @@ def test_migration_0006_keeps_the_metrics_and_jobs_of_a_0002_database(engine: En
     assert (job.report_type, job.aggregation, job.account_ids) == ("ad", "Daily", None)
 
 
+def _insert_old_rows(conn: Connection, rows: list[tuple[object, ...]]) -> None:
+    """Rows into ad_metrics_daily as a table, as it was before migration 0008."""
+    old = Table("ad_metrics_daily", MetaData(), *[Column(c.name, c.type) for c in ad_metrics_daily.columns])
+    conn.execute(insert(old), [dict(zip(db.UPSERT_COLUMNS, row, strict=True)) for row in rows])
+
+
+def _upgrade_to(engine: Engine, revision: str, *, down: bool = False) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", "bingbridge.store:migrations")
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def _stored(engine: Engine) -> list[tuple[object, ...]]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(select(ad_metrics_daily).order_by(ad_metrics_daily.c.ad_id))]
+
+
+def test_migration_0008_stores_each_set_of_attributes_once_and_back(engine: Engine) -> None:
+    _upgrade_to(engine, "0007")
+    bare = _row(3)
+    rows = [_row(1), _row(2, clicks=7), (*bare[:3], *[None] * 7, *bare[10:15], None, *[None] * 5, *bare[21:])]
+    with engine.begin() as conn:
+        _insert_old_rows(conn, rows)
+    before = _stored(engine)
+    assert len(before) == 3
+    _upgrade_to(engine, "0008")
+    assert _stored(engine) == before
+    with engine.connect() as conn:
+        # Ads 1 and 2 share names, URL and UTM; ad 3 has none of them.
+        assert conn.execute(select(func.count()).select_from(ad_metrics_storage.attributes)).scalar() == 2
+        assert "ad_metrics_daily_before_0008" not in inspect(conn).get_table_names()
+    _upgrade_to(engine, "0007", down=True)
+    assert _stored(engine) == before
+    with engine.connect() as conn:
+        assert "ad_metrics_daily" in inspect(conn).get_table_names()
+        assert {i["name"] for i in inspect(conn).get_indexes("ad_metrics_daily")} == {"ix_ad_metrics_daily_date"}
+
+
+def test_attributes_are_stored_once_across_loads_and_follow_a_rename(engine: Engine) -> None:
+    migrate(engine)
+    with engine.begin() as conn:
+        db.upsert_ad_metrics(conn, [_row(ad, DAY + dt.timedelta(days=d)) for ad in (1, 2) for d in range(30)])
+    with engine.begin() as conn:  # the next day's load finds the stored sets
+        db.upsert_ad_metrics(conn, [_row(1, DAY + dt.timedelta(days=30))])
+    renamed = (*_row(2)[:3], "Contoso Ltd", *_row(2)[4:])
+    with engine.begin() as conn:  # a revised day: the account's new name
+        db.upsert_ad_metrics(conn, [renamed])
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(ad_metrics_storage.attributes)).scalar() == 2
+        assert conn.execute(select(func.count()).select_from(ad_metrics_daily)).scalar() == 61
+        names = conn.execute(
+            select(ad_metrics_daily.c.ad_id, ad_metrics_daily.c.account_name).where(ad_metrics_daily.c.date == DAY)
+        )
+        assert sorted(names) == [(1, "Contoso"), (2, "Contoso Ltd")]
+
+
 def _indexes(conn: Connection) -> set[str]:
-    return {i["name"] for i in inspect(conn).get_indexes("ad_metrics_daily") if i["name"]}
+    return {i["name"] for i in inspect(conn).get_indexes("ad_metrics_daily_facts") if i["name"]}
 
 
 def test_a_load_as_big_as_the_table_builds_its_indexes_after_it(sqlite_engine: Engine) -> None:
     migrate(sqlite_engine)
     with sqlite_engine.begin() as conn:
-        with db.indexes_built_after(conn, ad_metrics_daily, 3):
+        with indexes_built_after(conn, ad_metrics_storage, 3):
             assert _indexes(conn) == set()  # dropped for the load (inside its transaction only)
             db.upsert_ad_metrics(conn, [_row(1), _row(2), _row(3)])
-        assert _indexes(conn) == {"ix_ad_metrics_daily_date"}
+        assert _indexes(conn) == {"ix_ad_metrics_daily_facts_date"}
     # A small load into a bigger table keeps them.
-    with sqlite_engine.begin() as conn, db.indexes_built_after(conn, ad_metrics_daily, 1):
-        assert _indexes(conn) == {"ix_ad_metrics_daily_date"}
+    with sqlite_engine.begin() as conn, indexes_built_after(conn, ad_metrics_storage, 1):
+        assert _indexes(conn) == {"ix_ad_metrics_daily_facts_date"}
         db.upsert_ad_metrics(conn, [_row(4)])
-    with pytest.raises(RuntimeError), sqlite_engine.begin() as conn, db.indexes_built_after(conn, ad_metrics_daily, 99):
+    with pytest.raises(RuntimeError), sqlite_engine.begin() as conn, indexes_built_after(conn, ad_metrics_storage, 99):
         raise RuntimeError("the download broke")
     with sqlite_engine.connect() as conn:  # rolled back with the load
-        assert _indexes(conn) == {"ix_ad_metrics_daily_date"}
+        assert _indexes(conn) == {"ix_ad_metrics_daily_facts_date"}
         assert conn.execute(select(func.count()).select_from(ad_metrics_daily)).scalar() == 4

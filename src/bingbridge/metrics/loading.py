@@ -15,6 +15,7 @@ from bingbridge.metrics.report_types import STORED_AS, ReportType
 from bingbridge.metrics.utm import PLACEHOLDERS, Utm, utm_for
 from bingbridge.store import ad_metrics as db
 from bingbridge.store.ad_metrics import JobRequest
+from bingbridge.store.report_writer import ReportWriter, ensure_storage, indexes_built_after
 
 # The row fields placeholders are filled from, in the order `_utm` takes them.
 _PLACEHOLDER_FIELDS = tuple(dict.fromkeys(PLACEHOLDERS.values()))
@@ -102,13 +103,14 @@ def load_report(
     """Upsert a report file's rows into its table in `conn`'s transaction, a chunk at a time, calling `stored` with
     each chunk once it is in (for counts and sinks); the rows loaded. A load as big as the table builds the
     table's indexes after it (`indexes_built_after`)."""
-    table = db.report_table(spec, aggregation)
-    db.ensure_table(conn, table)
+    storage = db.report_storage(spec, aggregation)
+    ensure_storage(conn, storage)
+    writer = ReportWriter(conn, storage)
     batches = (table_columns(spec, aggregation, batch, request, run_id, imported_at) for batch in report.batches())
     count = 0
-    with db.indexes_built_after(conn, table, report.header.rows):
+    with indexes_built_after(conn, storage, report.header.rows):
         for records in chunks(batches):
-            count += db.upsert_columns(conn, table, records)
+            count += writer.write(records)
             stored(records)
     return count
 

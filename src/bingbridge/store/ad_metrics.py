@@ -1,5 +1,5 @@
-"""Queries of the metrics import: report tables (built from the report type specs), upserts (SQLite executemany,
-PostgreSQL COPY), reading rows back, import runs and report jobs."""
+"""Queries of the metrics import: report tables (built from the report type specs; written by
+bingbridge.store.report_writer), reading rows back, import runs and report jobs."""
 
 from __future__ import annotations
 
@@ -7,23 +7,30 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
-from itertools import chain, islice
 from typing import Any
 
-from sqlalchemy import Connection, Date, Engine, MetaData, Table, and_, delete, func, insert, inspect, select, update
+from sqlalchemy import Connection, Engine, MetaData, Table, and_, delete, func, insert, inspect, select, update
 
 from bingbridge.metrics.report_types import AD, ReportType
 from bingbridge.store.engine import utcnow
-from bingbridge.store.schema import ad_metrics_daily, build_report_table, import_runs, report_jobs
+from bingbridge.store.report_writer import ReportWriter
+from bingbridge.store.schema import (
+    ReportStorage,
+    ad_metrics_daily,
+    ad_metrics_storage,
+    build_report_storage,
+    import_runs,
+    report_jobs,
+)
 
 # The order of the values in each tuple given to `upsert_ad_metrics`.
 UPSERT_COLUMNS: tuple[str, ...] = tuple(c.name for c in ad_metrics_daily.columns)
 KEY_COLUMNS = tuple(c.name for c in ad_metrics_daily.primary_key.columns)
 
 _report_metadata = MetaData()
+_report_views = MetaData()
 
 
 @dataclass(frozen=True)
@@ -46,44 +53,16 @@ class JobRequest:
 
 
 @cache
-def report_table(spec: ReportType, aggregation: str) -> Table:
-    """The table of a report type at an aggregation (the daily ad report's is `ad_metrics_daily`)."""
+def report_storage(spec: ReportType, aggregation: str) -> ReportStorage:
+    """How a report type's table at an aggregation is stored (the daily ad report's view is `ad_metrics_daily`)."""
     if spec is AD and aggregation == "Daily":
-        return ad_metrics_daily
-    return build_report_table(_report_metadata, spec, aggregation)
+        return ad_metrics_storage
+    return build_report_storage(_report_metadata, _report_views, spec, aggregation)
 
 
-def ensure_table(conn: Connection, table: Table) -> None:
-    """Create a report table from its spec if the database lacks it (report tables need no migration file)."""
-    table.create(conn, checkfirst=True)
-
-
-# Rows per INSERT on SQLite: many rows per statement cut the per-row cost of the virtual machine (SQLite takes up
-# to 32,766 parameters; 40 rows of the widest report table use about 1,000).
-SQLITE_ROWS_PER_STATEMENT = 40
-SQLITE_CACHE_KIB = 32 * 1024
-
-
-def _upsert_sql(table: Table, source: str) -> str:
-    """INSERT INTO table (...) <source> ON CONFLICT (key) DO UPDATE SET every other column."""
-    names = [c.name for c in table.columns]
-    keys = [c.name for c in table.primary_key.columns]
-    quoted = ", ".join(f'"{n}"' for n in names)
-    changes = ", ".join(f'"{n}" = excluded."{n}"' for n in names if n not in keys)
-    conflict = ", ".join(f'"{k}"' for k in keys)
-    return f'INSERT INTO "{table.name}" ({quoted}) {source} ON CONFLICT ({conflict}) DO UPDATE SET {changes}'
-
-
-@cache
-def _sqlite_upsert(table: Table, rows: int) -> str:
-    row = "(" + ", ".join("?" * len(table.columns)) + ")"
-    return _upsert_sql(table, "VALUES " + ", ".join([row] * rows))
-
-
-class _IsoDates(dict[dt.date, str]):
-    def __missing__(self, key: dt.date) -> str:
-        value = self[key] = key.isoformat()
-        return value
+def report_table(spec: ReportType, aggregation: str) -> Table:
+    """The table (a view) readers query for a report type at an aggregation."""
+    return report_storage(spec, aggregation).view
 
 
 def upsert_ad_metrics(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> int:
@@ -96,86 +75,7 @@ def upsert_ad_metrics(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> int:
 
 def upsert_ad_metrics_columns(conn: Connection, columns: Mapping[str, Sequence[Any]]) -> int:
     """The same from columns (UPSERT_COLUMNS name -> values), as the import produces them."""
-    return upsert_columns(conn, ad_metrics_daily, columns)
-
-
-@contextmanager
-def indexes_built_after(conn: Connection, table: Table, rows: int | None) -> Iterator[None]:
-    """Around a load of `rows` rows (None: not known) in `conn`'s transaction. On SQLite, when the load is at least
-    as big as the table (a first import, a backfill), the table's secondary indexes are dropped for the load and
-    built again at its end, in the same transaction: one sort instead of an index update per row, about a fifth of
-    the load's SQLite time (bench/report_reader.py). Other transactions keep seeing the indexes; a load that fails
-    is rolled back with them. The key, which the upsert needs, always stays."""
-    secondary = sorted(table.indexes, key=lambda index: str(index.name))
-    if conn.dialect.name != "sqlite" or not rows or not secondary:
-        yield
-        return
-    present = conn.exec_driver_sql(f'SELECT max(rowid) FROM "{table.name}"').scalar() or 0
-    if rows < present:
-        yield
-        return
-    if not conn.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
-        # Python's sqlite3 opens the transaction at the first write and runs DDL before it in autocommit mode:
-        # open it now, so that a load that fails takes the dropped indexes back with it.
-        conn.exec_driver_sql("BEGIN")
-    for index in secondary:
-        index.drop(conn)
-    yield
-    for index in secondary:
-        index.create(conn)
-
-
-def upsert_columns(conn: Connection, table: Table, columns: Mapping[str, Sequence[Any]]) -> int:
-    """Insert or update rows of a report table on its key, from columns (table column name -> values)."""
-    count = len(columns["account_id"])
-    if not count:
-        return 0
-    if conn.dialect.name == "postgresql":
-        copy_upsert(conn, table, columns)
-        return count
-    # Days and times are written in the text forms SQLAlchemy's SQLite types read back; the rows go to the driver
-    # flat, SQLITE_ROWS_PER_STATEMENT at a time, through one executemany (the loop runs in C).
-    dates = _IsoDates()
-    converted = dict(columns)
-    for column in table.columns:
-        if isinstance(column.type, Date) and column.name in converted:
-            converted[column.name] = list(map(dates.__getitem__, converted[column.name]))
-    stamps = {t: t.strftime("%Y-%m-%d %H:%M:%S.%f") for t in set(columns["imported_at"])}
-    converted["imported_at"] = list(map(stamps.__getitem__, columns["imported_at"]))
-    values = chain.from_iterable(zip(*(converted[c.name] for c in table.columns), strict=True))
-    per = SQLITE_ROWS_PER_STATEMENT
-    full, rest = divmod(count, per)
-    # Statements of `per` rows each, cut from one flat pass over the values (zip of one iterator, in C) and handed
-    # to the driver one at a time: zip reuses its tuple, no list of them is built.
-    step = per * len(table.columns)
-    statements = zip(*[islice(values, full * step)] * step, strict=True)
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    # A bigger page cache than SQLite's default 2 MB (taken only as pages are used) keeps the indexes' pages at
-    # hand: a million-row load into a new database (16 KiB pages) takes about a tenth less CPU time in SQLite;
-    # 128 MB is no faster than 32 MB and holds 96 MB more at the peak (bench/report_reader.py).
-    cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
-    if full:
-        cursor.executemany(_sqlite_upsert(table, per), statements)
-    if rest:
-        cursor.execute(_sqlite_upsert(table, rest), tuple(values))
-    cursor.close()
-    return count
-
-
-def copy_upsert(conn: Connection, table: Table, columns: Mapping[str, Sequence[Any]]) -> None:
-    """PostgreSQL: COPY the rows into a temporary table, then one INSERT ... ON CONFLICT DO UPDATE from it."""
-    names = [c.name for c in table.columns]
-    staging = f"_load_{table.name}"
-    quoted = ", ".join(f'"{n}"' for n in names)
-    conn.exec_driver_sql(
-        f'CREATE TEMP TABLE IF NOT EXISTS "{staging}" (LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP'
-    )
-    conn.exec_driver_sql(f'TRUNCATE "{staging}"')
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f'COPY "{staging}" ({quoted}) FROM STDIN') as copy:
-        for row in zip(*(columns[n] for n in names), strict=True):
-            copy.write_row(row)
-    conn.exec_driver_sql(_upsert_sql(table, f'SELECT {quoted} FROM "{staging}"'))
+    return ReportWriter(conn, ad_metrics_storage).write(columns)
 
 
 def iter_ad_metrics(

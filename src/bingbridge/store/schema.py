@@ -1,10 +1,12 @@
-"""Every table of the bingbridge database, in one MetaData (migrations create them; queries use these objects).
+"""Every table of the bingbridge database, in one MetaData (migrations create them; queries use these objects), and
+the report tables readers query, which are views over two tables each (`views`, `ReportStorage`).
 
 Times are naive UTC (SQLite has no time zones); money is NUMERIC(18, 2) (exact in PostgreSQL, REAL in SQLite).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -23,7 +25,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    select,
 )
+from sqlalchemy.sql import Select
 
 from bingbridge.metrics.report_types import AD, COLUMNS, STORED_AS, ReportType
 from bingbridge.metrics.report_types import Column as ReportColumn
@@ -37,45 +41,100 @@ _KIND_TYPES: dict[str, Any] = {"id": BigInteger, "count": BigInteger, "number": 
 
 def _report_column(column: ReportColumn, key: bool) -> Column[Any]:
     name = STORED_AS.get(column.name, column.name)
+    role = "key" if key else "measure" if column.is_measure else "attribute"
     if column.name == "currency_code":
-        return Column(name, String(3))
+        return Column(name, String(3), info={"role": role})
     kind = _KIND_TYPES.get(column.kind, Text)
-    return Column(name, kind, primary_key=key, nullable=not (key or column.is_measure))
+    return Column(name, kind, primary_key=key, nullable=not (key or column.is_measure), info={"role": role})
 
 
 def build_report_table(target: MetaData, spec: ReportType, aggregation: str) -> Table:
-    """The table of a report type's rows at one aggregation, from its spec: one row per entity (the spec's key)
-    per period, upserted on the key, never duplicated.
+    """The table of a report type's rows at one aggregation as readers see it, from its spec: one row per entity
+    (the spec's key) per period, upserted on the key, never duplicated. It is stored as a view over two tables
+    (`build_report_storage`).
 
     The period is `date` (its first day; for Summary the range's first day, with `end_date` its last), plus `hour`
-    for Hourly. A type with FinalUrl keeps the URL's UTM parameters too.
+    for Hourly. A type with FinalUrl keeps the URL's UTM parameters too. Each column's `info["role"]` says where it
+    is stored: `key`, `measure` and `bookkeeping` columns in the facts, `attribute` columns once per distinct set.
     """
-    period: list[Column[Any]] = [Column("date", Date, primary_key=True)]
+    period: list[Column[Any]] = [Column("date", Date, primary_key=True, info={"role": "key"})]
     if aggregation == "Hourly":
-        period.append(Column("hour", SmallInteger, primary_key=True))
+        period.append(Column("hour", SmallInteger, primary_key=True, info={"role": "key"}))
     if aggregation == "Summary":
-        period.append(Column("end_date", Date, primary_key=True))
+        period.append(Column("end_date", Date, primary_key=True, info={"role": "key"}))
     columns = [_report_column(COLUMNS["AccountId"], True), *period]
     columns += [_report_column(COLUMNS[c], True) for c in spec.key if c != "AccountId"]
     columns += [_report_column(c, False) for c in spec.stored if c.wire not in spec.key]
     if "FinalUrl" in spec.columns:
-        columns += [Column(f"utm_{part}", Text) for part in UTM_PARTS]
-    table_name = spec.table_name(aggregation)
+        columns += [Column(f"utm_{part}", Text, info={"role": "attribute"}) for part in UTM_PARTS]
     return Table(
-        table_name,
+        spec.table_name(aggregation),
         target,
         *columns,
-        Column("run_id", Integer),
-        Column("imported_at", DateTime, nullable=False),
-        Index(f"ix_{table_name}_date", "date"),
+        Column("run_id", Integer, info={"role": "bookkeeping"}),
+        Column("imported_at", DateTime, nullable=False, info={"role": "bookkeeping"}),
     )
 
 
 UTM_PARTS = ("source", "medium", "campaign", "content", "term")
 
-# One row per ad per day per account: the "Daily Ad Metrics" record (migration 0001 created it; the ad spec
-# describes it as it describes every report table).
-ad_metrics_daily = build_report_table(metadata, AD, "Daily")
+
+@dataclass(frozen=True)
+class ReportStorage:
+    """How a report table (`view`, what readers query) is stored. An ad's names, parent ids, URL, UTM values and
+    currency repeat on every one of its days: they are kept once per distinct combination in `attributes` (found
+    by `digest`, a hash of the values), and each row of `facts` holds its key, its measures, its import and the
+    `attributes_id` of its attributes. The view joins them back into the table's columns, in its order."""
+
+    view: Table
+    facts: Table
+    attributes: Table
+
+    @property
+    def attribute_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.view.columns if c.info["role"] == "attribute")
+
+    def view_select(self) -> Select[Any]:
+        """The view's query: facts joined to their attributes (a LEFT JOIN, which both databases leave out of
+        queries that read no attribute)."""
+        columns = [
+            self.facts.c[c.name] if c.name in self.facts.c else self.attributes.c[c.name] for c in self.view.columns
+        ]
+        joined = self.facts.outerjoin(self.attributes, self.attributes.c.id == self.facts.c.attributes_id)
+        return select(*columns).select_from(joined)
+
+
+def _copy(column: Column[Any]) -> Column[Any]:
+    return Column(column.name, column.type, primary_key=column.primary_key, nullable=column.nullable)
+
+
+def build_report_storage(tables: MetaData, views: MetaData, spec: ReportType, aggregation: str) -> ReportStorage:
+    """A report type's table at an aggregation: the view (in `views`) and its two tables (in `tables`)."""
+    view = build_report_table(views, spec, aggregation)
+    name = view.name
+    facts = [_copy(c) for c in view.columns if c.info["role"] != "attribute"]
+    at = next(i for i, c in enumerate(facts) if c.name == "run_id")
+    facts.insert(at, Column("attributes_id", Integer, nullable=False))
+    return ReportStorage(
+        view,
+        Table(f"{name}_facts", tables, *facts, Index(f"ix_{name}_facts_date", "date")),
+        Table(
+            f"{name}_attributes",
+            tables,
+            Column("id", Integer, primary_key=True, autoincrement=True),
+            Column("digest", String(32), nullable=False, unique=True),
+            *[_copy(c) for c in view.columns if c.info["role"] == "attribute"],
+        ),
+    )
+
+
+# Views over the tables of `metadata`: migrations create them, as they create the tables.
+views = MetaData()
+
+# One row per ad per day per account: the "Daily Ad Metrics" record. Migration 0001 created it as a table; 0008
+# stores it as every report table is stored (`ReportStorage`).
+ad_metrics_storage = build_report_storage(metadata, views, AD, "Daily")
+ad_metrics_daily = ad_metrics_storage.view
 
 # One row per `metrics import`: what it covered and how it went.
 import_runs = Table(
