@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy import Column, Connection, Engine, MetaData, Table, func, insert, inspect, select
 
 from bingbridge.errors import ConfigurationError
+from bingbridge.metrics.report_types import report_type
 from bingbridge.store import ad_metrics as db
 from bingbridge.store import create_engine_for, migrate, schema_version
 from bingbridge.store.engine import HEAD, normalize_url
 from bingbridge.store.report_writer import indexes_built_after
-from bingbridge.store.schema import ad_metrics_daily, ad_metrics_storage, import_runs
+from bingbridge.store.schema import ad_metrics_daily, ad_metrics_storage, build_report_table, import_runs
 
 DAY = dt.date(2026, 3, 1)
 NOW = dt.datetime(2026, 3, 2, 6, 0, 0, 123456)
@@ -155,10 +156,19 @@ def test_migration_0008_stores_each_set_of_attributes_once_and_back(engine: Engi
     rows = [_row(1), _row(2, clicks=7), (*bare[:3], *[None] * 7, *bare[10:15], None, *[None] * 5, *bare[21:])]
     with engine.begin() as conn:
         _insert_old_rows(conn, rows)
+        # A report table made on first use, before 0008.
+        weekly = build_report_table(MetaData(), report_type("campaign"), "Weekly")
+        weekly.create(conn)
+        campaign = {"account_id": 111, "date": DAY, "campaign_id": 222, "account_name": "Contoso", "impressions": 9,
+                    "clicks": 2, "spend": 1.5, "conversions": 0.0, "revenue": 0.0, "imported_at": NOW}  # fmt: skip
+        conn.execute(insert(weekly), [campaign])
     before = _stored(engine)
     assert len(before) == 3
     _upgrade_to(engine, "0008")
     assert _stored(engine) == before
+    with engine.connect() as conn:
+        (moved,) = conn.execute(select(db.report_table(report_type("campaign"), "Weekly"))).mappings()
+    assert {name: moved[name] for name in campaign} == campaign and moved["campaign_name"] is None
     with engine.connect() as conn:
         # Ads 1 and 2 share names, URL and UTM; ad 3 has none of them.
         assert conn.execute(select(func.count()).select_from(ad_metrics_storage.attributes)).scalar() == 2

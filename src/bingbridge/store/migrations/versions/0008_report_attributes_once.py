@@ -25,17 +25,16 @@ depends_on = None
 _CHUNK_ROWS = 20_000
 
 
-def _storages() -> list[tuple[ReportType, str, ReportStorage]]:
-    return [(spec, a, report_storage(spec, a)) for spec in REPORT_TYPES.values() for a in AGGREGATIONS.values()]
+def _storages(present: list[str]) -> list[tuple[ReportType, str, ReportStorage]]:
+    """The report tables named in `present`, with their spec and aggregation."""
+    found = [(spec, a, report_storage(spec, a)) for spec in REPORT_TYPES.values() for a in AGGREGATIONS.values()]
+    return [entry for entry in found if entry[2].view.name in present]
 
 
 def upgrade() -> None:
     conn = op.get_bind()
-    tables = set(sa.inspect(conn).get_table_names())
-    for _, _, storage in _storages():
+    for _, _, storage in _storages(sa.inspect(conn).get_table_names()):
         name = storage.view.name
-        if name not in tables:
-            continue
         moved = f"{name}_before_0008"
         conn.exec_driver_sql(f'ALTER TABLE "{name}" RENAME TO "{moved}"')
         ensure_storage(conn, storage)
@@ -50,11 +49,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     conn = op.get_bind()
-    views = set(sa.inspect(conn).get_view_names())
-    for spec, aggregation, storage in _storages():
+    for spec, aggregation, storage in _storages(sa.inspect(conn).get_view_names()):
         name = storage.view.name
-        if name not in views:
-            continue
         conn.exec_driver_sql(f'DROP VIEW "{name}"')
         restored = build_report_table(sa.MetaData(), spec, aggregation)
         sa.Index(f"ix_{name}_date", restored.c.date)
