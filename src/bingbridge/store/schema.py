@@ -95,8 +95,9 @@ class ReportStorage:
         return tuple(c.name for c in self.view.columns if c.info["role"] == "attribute")
 
     def view_select(self) -> Select[Any]:
-        """The view's query: facts joined to their attributes (a LEFT JOIN, which both databases leave out of
-        queries that read no attribute)."""
+        """The view's query: facts LEFT JOIN their attributes. PostgreSQL leaves the join out of queries that read
+        no attribute; SQLite looks each row's set up by its integer key (a sum over a million rows: 0.15 s through
+        the view, 0.09 s from the facts)."""
         columns = [
             self.facts.c[c.name] if c.name in self.facts.c else self.attributes.c[c.name] for c in self.view.columns
         ]
