@@ -9,6 +9,8 @@ Revises: 0007
 
 from __future__ import annotations
 
+import logging
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -23,6 +25,9 @@ branch_labels = None
 depends_on = None
 
 _CHUNK_ROWS = 20_000
+# Tables of more rows than this get a word before they are moved: a minute or so per 3 million rows (SQLite).
+_TELL_FROM_ROWS = 100_000
+logger = logging.getLogger(__name__)
 
 
 def _storages(present: list[str]) -> list[tuple[ReportType, str, ReportStorage]]:
@@ -35,6 +40,14 @@ def upgrade() -> None:
     conn = op.get_bind()
     for _, _, storage in _storages(sa.inspect(conn).get_table_names()):
         name = storage.view.name
+        rows = conn.exec_driver_sql(f'SELECT count(*) FROM "{name}"').scalar() or 0
+        if rows > _TELL_FROM_ROWS:
+            logger.warning(
+                "bingbridge: upgrading the database: moving %s rows of %s to %s_facts and %s_attributes (about a "
+                "minute per 3 million rows, once). The space of the old rows stays in the file for later imports; "
+                "SQLite's VACUUM gives it back.",
+                f"{rows:,}", name, name, name,
+            )  # fmt: skip
         moved = f"{name}_before_0008"
         conn.exec_driver_sql(f'ALTER TABLE "{name}" RENAME TO "{moved}"')
         ensure_storage(conn, storage)
