@@ -38,7 +38,7 @@ def ensure_storage(conn: Connection, storage: ReportStorage) -> None:
         conn.exec_driver_sql(f'CREATE VIEW "{storage.view.name}" AS {query}')
 
 
-def digest(values: Sequence[Any]) -> str:
+def _digest(values: Sequence[Any]) -> str:
     """The key of a set of attribute values (text, whole numbers, None) in its table."""
     return hashlib.blake2b(json.dumps(list(values)).encode(), digest_size=16).hexdigest()
 
@@ -74,9 +74,9 @@ class ReportWriter:
         facts = {c.name: columns[c.name] for c in self.storage.facts.columns if c.name != "attributes_id"}
         facts["attributes_id"] = self._attribute_ids(columns)
         if self.conn.dialect.name == "postgresql":
-            copy_upsert(self.conn, self.storage.facts, facts)
+            _write_postgresql(self.conn, self.storage.facts, facts)
         else:
-            sqlite_upsert(self.conn, self.storage.facts, facts, count)
+            _write_sqlite(self.conn, self.storage.facts, facts, count)
         return count
 
     def _attribute_ids(self, columns: Mapping[str, Sequence[Any]]) -> list[int]:
@@ -85,15 +85,14 @@ class ReportWriter:
         if not new:
             return ids
         stored = self._stored(new)
-        for key in new:
-            self._ids[key] = stored[key]
         real = [stored[key] for key in new]
+        self._ids.update(zip(new, real, strict=True))
         self._ids.new = []
         return [real[-i - 1] if i < 0 else i for i in ids]
 
     def _stored(self, sets: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], int]:
         """The ids of attribute sets, adding those the table lacks."""
-        keys = {digest(values): values for values in sets}
+        keys = {_digest(values): values for values in sets}
         self._insert.run(self.conn, [(key, *values) for key, values in keys.items()])
         table = self.storage.attributes
         found: dict[tuple[Any, ...], int] = {}
@@ -156,7 +155,7 @@ class _IsoDates(dict[dt.date, str]):
         return value
 
 
-def sqlite_upsert(conn: Connection, table: Table, columns: Mapping[str, Sequence[Any]], count: int) -> None:
+def _write_sqlite(conn: Connection, table: Table, columns: Mapping[str, Sequence[Any]], count: int) -> None:
     """SQLite: days and times in the text forms SQLAlchemy's SQLite types read back; the rows go to the driver flat,
     SQLITE_ROWS_PER_STATEMENT at a time, through one executemany (the loop runs in C)."""
     dates = _IsoDates()
@@ -185,7 +184,7 @@ def sqlite_upsert(conn: Connection, table: Table, columns: Mapping[str, Sequence
     cursor.close()
 
 
-def copy_upsert(conn: Connection, table: Table, columns: Mapping[str, Sequence[Any]]) -> None:
+def _write_postgresql(conn: Connection, table: Table, columns: Mapping[str, Sequence[Any]]) -> None:
     """PostgreSQL: COPY the rows into a temporary table, then one INSERT ... ON CONFLICT DO UPDATE from it."""
     names = [c.name for c in table.columns]
     staging = f"_load_{table.name}"
