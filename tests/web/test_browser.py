@@ -282,9 +282,13 @@ def test_the_whole_journey_in_a_browser(service: Service, page: Any) -> None:
     wait_for(page, lambda: page.get_by_text("order-dlq").count() > 0, "the dead letter")
     expect(page.locator("tbody tr").first).to_contain_text("InternalError")
     shot(page, "07-dead-letters")
+    # While Microsoft fails, the worker's outage probe calls again with the dead letter (backoff of up to 1 s, then
+    # 2 s): three failed calls in a row make the destination Down.
     page.goto(f"{url}/")
-    expect(page.locator(".badge-degraded")).to_contain_text("Degraded")
-    shot(page, "08-connections-degraded")
+    wait_for(page, lambda: page.locator(".badge-down").count() > 0, "the destination Down")
+    expect(page.locator(".badge-down")).to_contain_text("Down")
+    expect(page.get_by_text("the last 3 calls failed")).to_be_visible()
+    shot(page, "08-connections-down")
     # While Microsoft fails, the worker probes the dead letters at the backoff's pace, and one probe after it is back
     # would send this one before the click: the destination is switched off for the replay, and on again after.
     page.goto(f"{url}/destinations/1")
